@@ -1,0 +1,1 @@
+"""Environments and their reward features (``φ_i`` with known true weights ``ω_i*``)."""

@@ -1,0 +1,1 @@
+"""Orchestration of each task: the functions the notebooks call."""

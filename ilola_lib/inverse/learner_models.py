@@ -1,0 +1,129 @@
+"""Learner models: the observer's prediction of ``θ^{k+1}`` (or the next policy's logits) from phase ``k``.
+
+Every model maps reward weights ``ω [P, N, q]`` (unit-normalised per agent inside) and nuisance
+parameters ``ν [P, n_ν]`` (log learning rates, log η, log scales) to predicted next logits
+``[P, K, N, d]`` for the ``K`` update pairs it holds — one batched call for a whole CMA-ES population.
+
+* :class:`GradientLearnerModel` — design §5.2/§5.3: ``θ_i^k + α_i [Ψ_ii ω_i + η Σ_{j≠i} Σ_mn ω_im ω_jn T_ij^{mn}]``
+  with ``ν = (log α_1..log α_N[, log η])``; ``coupled=False`` is the naive (Stage A / η = 0) model.
+* :class:`SoftPolicyIterationModel` — design §4/§5.1: ``(c_i Q^φ_i ω_i + Q^H_i)/α`` (the MA-SPI step,
+  linear in the reward) with ``ν = (log c_1..log c_N)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def unit_weights(omega: torch.Tensor) -> torch.Tensor:
+    """``ω_i / ‖ω_i‖`` along the last axis."""
+    norm = omega.norm(dim=-1, keepdim=True)
+    assert bool((norm > 0).all()), "reward weights must be non-zero"
+    return omega / norm
+
+
+class GradientLearnerModel:
+    """Naive-gradient or first-order-LOLA learners (design §5.2–5.3).
+
+    Args:
+        theta: ``θ^k`` as ``[K, N, d]``.
+        jacobians: ``Ψ_ii^k`` as ``[K, N, d, q]`` (already multiplied by any preconditioner).
+        lola: ``T_ij^k`` as ``[K, N, N, d, q, q]`` (zero for ``i = j``), required when ``coupled``.
+    """
+
+    def __init__(self, theta: torch.Tensor, jacobians: torch.Tensor, lola: torch.Tensor | None = None,
+                 coupled: bool = False):
+        assert theta.shape == jacobians.shape[:-1], f"θ {tuple(theta.shape)} vs Ψ {tuple(jacobians.shape)}"
+        assert not coupled or lola is not None, "the coupled (LOLA) model needs the T tensors"
+        self.theta, self.jacobians, self.lola, self.coupled = theta, jacobians, lola, coupled
+        self.num_agents = theta.shape[1]
+        self.nuisance_dim = self.num_agents + int(coupled)
+
+    def subset(self, pairs) -> "GradientLearnerModel":
+        lola = None if self.lola is None else self.lola[pairs]
+        return GradientLearnerModel(self.theta[pairs], self.jacobians[pairs], lola, self.coupled)
+
+    def update_direction(self, omega: torch.Tensor, eta: torch.Tensor | None) -> torch.Tensor:
+        """``Ψ_ii ω_i + η Σ_j Σ_mn ω_im ω_jn T_ij^{mn}`` as ``[P, K, N, d]`` for unit ``ω [P, N, q]``."""
+        direction = torch.einsum("kidq,piq->pkid", self.jacobians, omega)
+        if self.coupled:
+            num, q = omega.shape[1], omega.shape[2]
+            outer = (omega[:, :, None, :, None] * omega[:, None, :, None, :]).reshape(-1, num, num, q * q)
+            flat = self.lola.reshape(*self.lola.shape[:4], q * q)
+            coupling = torch.einsum("kijdr,pijr->pkid", flat, outer)  # Σ_j Σ_mn ω_im ω_jn T_ij^{mn}
+            direction = direction + eta[:, None, None, None] * coupling
+        return direction
+
+    def predict(self, omega: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
+        omega = unit_weights(omega)
+        alpha = torch.exp(nuisance[:, : self.num_agents])
+        eta = torch.exp(nuisance[:, self.num_agents]) if self.coupled else None
+        return self.theta + alpha[:, None, :, None] * self.update_direction(omega, eta)
+
+    def for_weights(self, omega: torch.Tensor):
+        """``predict`` with ``ω [N, q]`` fixed: the ``ω``-dependent directions are computed once."""
+        omega = unit_weights(omega)[None]
+        gradient = torch.einsum("kidq,piq->pkid", self.jacobians, omega)[0]
+        coupling = (self.update_direction(omega, torch.ones(1, dtype=omega.dtype))[0] - gradient
+                    if self.coupled else None)
+
+        def predict(nuisance: torch.Tensor) -> torch.Tensor:
+            alpha = torch.exp(nuisance[:, : self.num_agents])[:, None, :, None]
+            if not self.coupled:
+                return self.theta + alpha * gradient
+            eta = torch.exp(nuisance[:, self.num_agents])[:, None, None, None]
+            return self.theta + alpha * (gradient + eta * coupling)
+
+        return predict
+
+
+class SoftPolicyIterationModel:
+    """MA-SPI learners: ``logits_i^{k+1} = (c_i Q^φ_i(π^k) ω_i + Q^H_i(π^k)) / α``.
+
+    Args:
+        feature_q: soft-evaluation feature Q-values ``[K, N, d, q]`` (own action, other marginalised).
+        entropy_q: the entropy-bonus part ``[K, N, d]`` (``α`` times the entropy's Q-value).
+        alpha: the learners' temperature.
+    """
+
+    def __init__(self, feature_q: torch.Tensor, entropy_q: torch.Tensor, alpha: float):
+        self.feature_q, self.entropy_q, self.alpha = feature_q, entropy_q, alpha
+        self.num_agents = feature_q.shape[1]
+        self.nuisance_dim = self.num_agents
+
+    def subset(self, pairs) -> "SoftPolicyIterationModel":
+        return SoftPolicyIterationModel(self.feature_q[pairs], self.entropy_q[pairs], self.alpha)
+
+    def predict(self, omega: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
+        return self.for_weights_batch(omega)(nuisance)
+
+    def for_weights_batch(self, omega: torch.Tensor):
+        reward_q = torch.einsum("kidq,piq->pkid", self.feature_q, unit_weights(omega))
+
+        def predict(nuisance: torch.Tensor) -> torch.Tensor:
+            return (torch.exp(nuisance)[:, None, :, None] * reward_q + self.entropy_q) / self.alpha
+
+        return predict
+
+    def for_weights(self, omega: torch.Tensor):
+        """``predict`` with ``ω [N, q]`` fixed (``Q^φ ω`` computed once)."""
+        return self.for_weights_batch(omega[None])
+
+
+class NoUpdateModel:
+    """``π^{k+1}`` predicted by ``π^k`` (the KL(0) floor): ``θ^k`` whatever ``ω``."""
+
+    nuisance_dim = 0
+
+    def __init__(self, theta: torch.Tensor):
+        self.theta = theta
+        self.num_agents = theta.shape[1]
+
+    def subset(self, pairs) -> "NoUpdateModel":
+        return NoUpdateModel(self.theta[pairs])
+
+    def predict(self, omega: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
+        return self.theta.expand(omega.shape[0], *self.theta.shape)
+
+    def for_weights(self, omega: torch.Tensor):
+        return lambda nuisance: self.theta.expand(nuisance.shape[0], *self.theta.shape)

@@ -1,0 +1,1 @@
+"""Forward learners: exact tabular MA-SPI, naive-gradient and LOLA learners (T1)."""

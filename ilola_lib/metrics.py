@@ -1,0 +1,52 @@
+"""Metrics (design §6): KL divergences, recovery scores, bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.stats
+import torch
+from torch.distributions import Categorical, Normal, kl_divergence
+
+
+def kl_categorical(probs: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """``KL(p ‖ softmax(logits))`` over the last axis (exact; broadcasts over leading axes)."""
+    return kl_divergence(Categorical(probs=probs), Categorical(logits=logits))
+
+
+def kl_diagonal_gaussian(mean_p: torch.Tensor, std_p: torch.Tensor, mean_q: torch.Tensor,
+                         std_q: torch.Tensor) -> torch.Tensor:
+    """Closed-form ``KL(N(μ_p, σ_p²) ‖ N(μ_q, σ_q²))`` summed over the last (action) axis."""
+    return kl_divergence(Normal(mean_p, std_p), Normal(mean_q, std_q)).sum(-1)
+
+
+def cosine(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """``cos(ω̂_i, ω_i*)`` per agent for ``[N, q]`` arrays."""
+    estimate, truth = np.atleast_2d(estimate), np.atleast_2d(truth)
+    return (estimate * truth).sum(-1) / (np.linalg.norm(estimate, axis=-1) * np.linalg.norm(truth, axis=-1))
+
+
+def pearson_distance(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
+    """``sqrt((1 − ρ_w(x, y)) / 2)`` with the ``weights``-weighted Pearson correlation ``ρ_w``."""
+    weights = weights / weights.sum()
+    xc, yc = x - weights @ x, y - weights @ y
+    rho = (weights @ (xc * yc)) / np.sqrt((weights @ xc**2) * (weights @ yc**2))
+    return float(np.sqrt(max(0.0, (1.0 - rho) / 2.0)))
+
+
+def bootstrap_ci(values, confidence: float = 0.95, seed: int = 0) -> dict:
+    """Mean and percentile-bootstrap CI of ``values`` (over seeds) as ``{"mean", "ci95"}``.
+
+    ``scipy.stats.bootstrap`` returns ``nan`` when every value is equal; that is a zero-width interval.
+    With a single value the interval is that value.
+    """
+    values = np.asarray(values, dtype=float)
+    assert np.all(np.isfinite(values)), f"non-finite values cannot be summarised: {values}"
+    mean = float(values.mean())
+    if len(values) < 2 or np.all(values == values[0]):
+        return {"mean": mean, "ci95": [mean, mean]}
+    result = scipy.stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=2000,
+                                   method="percentile", random_state=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low = high = mean
+    return {"mean": mean, "ci95": [float(low), float(high)]}

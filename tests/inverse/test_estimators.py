@@ -1,0 +1,45 @@
+import numpy as np
+import torch
+
+from ilola_lib.envs.gridworld import make_gridworld
+from ilola_lib.inverse.estimators import gpomdp_jacobian, lola_tensor_estimate
+from ilola_lib.learners.gradient import feature_jacobians, lola_tensors
+from ilola_lib.learners.tabular import DTYPE, GameTensors, policies_from_logits
+from ilola_lib.traces import sample_episodes
+
+
+def sampled_batch(game, logits, episodes, horizon, seed):
+    states, actions = sample_episodes(game, policies_from_logits(logits).numpy(), episodes, horizon,
+                                      np.random.default_rng(seed))
+    features = torch.as_tensor(game.features[:, states, actions[..., 0], actions[..., 1]], dtype=DTYPE)
+    states, actions = torch.as_tensor(states), torch.as_tensor(actions)
+
+    def log_prob(agent):
+        return lambda theta: torch.log_softmax(theta, -1)[states, actions[..., agent]]
+
+    return features, log_prob
+
+
+def relative_error(estimate, exact):
+    return float((estimate - exact).norm() / exact.norm())
+
+
+def test_gpomdp_and_lola_estimates_match_the_exact_tensors():
+    # γ = 0.5 and H = 30 make the truncation bias ~1e-9, far below the sampling error tested here.
+    game = make_gridworld(2, 0.5)
+    tensors = GameTensors(game)
+    logits = 0.5 * torch.randn(2, game.num_states, 5, dtype=DTYPE, generator=torch.Generator().manual_seed(3))
+    jacobians = feature_jacobians(tensors, logits)
+    exact_t = lola_tensors(tensors, logits, jacobians)
+    features, log_prob = sampled_batch(game, logits, 40000, 30, seed=0)
+
+    own = gpomdp_jacobian(log_prob(0), logits[0], features[0], game.gamma)
+    cross = gpomdp_jacobian(log_prob(1), logits[1], features[0], game.gamma)
+    assert relative_error(own, jacobians[0, 0]) < 0.05
+    assert relative_error(cross, jacobians[0, 1]) < 0.2
+    # a wrong pairing (the other agent's features) is clearly rejected by the same tolerance
+    assert relative_error(gpomdp_jacobian(log_prob(0), logits[0], features[1], game.gamma), jacobians[0, 0]) > 0.5
+
+    estimate_t = lola_tensor_estimate(log_prob(0), logits[0], log_prob(1), logits[1], features[1],
+                                      jacobians[0, 1], game.gamma)
+    assert relative_error(estimate_t, exact_t[0, 1]) < 0.2

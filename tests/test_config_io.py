@@ -1,0 +1,85 @@
+import copy
+
+import numpy as np
+import pytest
+import yaml
+
+from ilola_lib.config import ConfigError, load_params, validate
+from ilola_lib.io import load_arrays, save_arrays, write_json
+from ilola_lib.metrics import bootstrap_ci, kl_categorical, kl_diagonal_gaussian
+from ilola_lib.traces import split_pairs
+
+import torch
+
+
+@pytest.fixture
+def paper_params():
+    return load_params("params.yaml")
+
+
+def test_both_profiles_validate(paper_params):
+    smoke = load_params("profiles/smoke.yaml")
+    assert paper_params["profile"] == "paper" and smoke["profile"] == "smoke"
+
+
+@pytest.mark.parametrize("key, value", [
+    ("t1.sampling.episodes", 0), ("t1.gamma", 1.0), ("t1.seeds", [0, 0]), ("t1.ma_spi.alpha", -1),
+    ("t1.grid_size", "5"),
+])
+def test_a_bad_value_names_its_key(paper_params, key, value):
+    params = copy.deepcopy(paper_params)
+    node = params
+    *parents, leaf = key.split(".")
+    for part in parents:
+        node = node[part]
+    node[leaf] = value
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        validate(params)
+
+
+def test_missing_key_is_named(paper_params):
+    params = copy.deepcopy(paper_params)
+    del params["t1"]["inverse"]["cma_sigma"]
+    with pytest.raises(ConfigError, match=r"t1\.inverse\.cma_sigma"):
+        validate(params)
+
+
+def test_split_pairs_holds_out_every_fourth():
+    fit, held = split_pairs(12)
+    assert held.tolist() == [3, 7, 11] and len(fit) == 9
+
+
+def test_npz_roundtrip_and_truncated_file_error(tmp_path):
+    path = tmp_path / "trace.npz"
+    save_arrays(path, {"a": np.arange(5.0)})
+    np.testing.assert_array_equal(load_arrays(path, required=("a",))["a"], np.arange(5.0))
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(ValueError, match="cannot read trace file"):
+        load_arrays(path)
+    with pytest.raises(TypeError):
+        save_arrays(tmp_path / "bad.npz", {"b": np.array([object()])})
+
+
+def test_json_is_byte_identical_for_equal_data(tmp_path):
+    write_json(tmp_path / "a.json", {"b": np.float64(1.5), "a": [1, 2]})
+    write_json(tmp_path / "b.json", {"a": [1, 2], "b": 1.5})
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_kl_helpers_are_non_negative_zero_iff_equal_and_match_closed_forms():
+    p = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
+    logits = torch.log(torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64))
+    expected = float((p * (p.log() - logits)).sum())
+    assert float(kl_categorical(p, logits)) == pytest.approx(expected, abs=1e-14)
+    assert float(kl_categorical(p, p.log())) == pytest.approx(0.0, abs=1e-15)
+    assert float(kl_categorical(p, logits)) > 0
+    mu_p, sd_p, mu_q, sd_q = (torch.tensor([x], dtype=torch.float64) for x in (0.3, 0.5, -0.2, 1.5))
+    closed = float(torch.log(sd_q / sd_p) + (sd_p**2 + (mu_p - mu_q) ** 2) / (2 * sd_q**2) - 0.5)
+    assert float(kl_diagonal_gaussian(mu_p, sd_p, mu_q, sd_q)) == pytest.approx(closed, abs=1e-14)
+    assert float(kl_diagonal_gaussian(mu_p, sd_p, mu_p, sd_p)) == 0.0
+
+
+def test_bootstrap_ci_handles_equal_and_single_values():
+    assert bootstrap_ci([2.0, 2.0, 2.0]) == {"mean": 2.0, "ci95": [2.0, 2.0]}
+    summary = bootstrap_ci([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert summary["ci95"][0] < summary["mean"] < summary["ci95"][1]

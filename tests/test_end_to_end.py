@@ -1,0 +1,81 @@
+"""The whole pipeline (dvc repro → papermill notebooks → Jupyter Book) on the smoke profile."""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from ilola_lib.config import load_params
+from ilola_lib.experiments import t1
+from ilola_lib.io import write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+COPIED = ["ilola_lib", "notebooks", "book", "profiles", ".dvc", "dvc.yaml", "pyproject.toml", ".gitignore"]
+
+
+def _finite_numbers(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _finite_numbers(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _finite_numbers(value)
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        yield node
+
+
+def _copy_repo(destination: Path) -> None:
+    # pipeline outputs (executed notebooks, the built book, DVC's cache) are not copied
+    ignore_outputs = {"book": shutil.ignore_patterns("_build", "t1", "*.ipynb"),
+                      ".dvc": shutil.ignore_patterns("tmp", "cache")}
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name,
+                            ignore=ignore_outputs.get(name, shutil.ignore_patterns("__pycache__")))
+        else:
+            shutil.copy2(source, destination / name)
+    shutil.copy2(ROOT / "profiles" / "smoke.yaml", destination / "params.yaml")
+
+
+def test_dvc_repro_and_book_build_on_the_smoke_profile(tmp_path):
+    _copy_repo(tmp_path)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               PYTHONPATH=str(tmp_path))
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    dvc = [sys.executable, "-m", "dvc"]
+    first = subprocess.run(dvc + ["repro"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, f"dvc repro failed:\n{first.stdout[-3000:]}\n{first.stderr[-3000:]}"
+
+    seeds = yaml.safe_load((tmp_path / "params.yaml").read_text())["t1"]["seeds"]
+    expected = [f"results/t1/seeds/seed_{s}.json" for s in seeds] + [f"book/t1/seed_{s}.ipynb" for s in seeds] + [
+        "results/t1/summary.json", "results/t1/table.md", "results/t1/fig1_kl.png", "results/t1/fig2_rewards.png",
+        "book/t1_summary.ipynb", "book/_build/html/index.html", "book/_build/html/t1_summary.html",
+        "book/_build/html/method.html"]
+    for path in expected:
+        assert (tmp_path / path).is_file(), f"missing pipeline output {path}"
+    summary = json.loads((tmp_path / "results/t1/summary.json").read_text())
+    assert summary["profile"] == "smoke" and summary["seeds"] == seeds
+    for key in ("ma_lfl", "ma_lfl_exact", "ilogel", "ilola", "ilola_eta0", "ilogel_matched_pg", "ilola_matched_pg",
+                "ilogel_matched_lola", "ilola_matched_lola"):
+        assert {"kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine"} <= set(summary["methods"][key])
+    assert all(math.isfinite(x) for x in _finite_numbers(summary))
+    for notebook in (tmp_path / "book").rglob("*.ipynb"):
+        cells = json.loads(notebook.read_text())["cells"]
+        assert not any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
+
+    again = subprocess.run(dvc + ["repro"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "didn't change" in again.stdout and "Running stage" not in again.stdout
+
+
+def test_same_seed_gives_byte_identical_metrics(tmp_path):
+    config = load_params(ROOT / "profiles" / "smoke.yaml")["t1"]
+    write_json(tmp_path / "a.json", t1.run_seed(config, 0))
+    write_json(tmp_path / "b.json", t1.run_seed(config, 0))
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
