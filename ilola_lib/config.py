@@ -48,6 +48,7 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "t1.num_phases": _int(4),
     "t1.held_out_every": _int(2),
     "t1.init_logit_std": _non_negative(),
+    "t1.workers": _int(1),
     "t1.ma_spi.alpha": _positive(),
     "t1.sampling.episodes": _int(1),
     "t1.sampling.horizon": _int(1),

@@ -16,10 +16,16 @@ from typing import Any, Mapping
 import numpy as np
 
 
-def _atomic_write(path: str | os.PathLike, write) -> Path:
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; results are meant to be readable
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -47,7 +53,7 @@ def to_jsonable(value: Any) -> Any:
 def write_json(path: str | os.PathLike, data: Any) -> Path:
     """Write ``data`` as sorted, indented JSON, atomically (same data ⇒ identical bytes)."""
     text = json.dumps(to_jsonable(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
-    return _atomic_write(path, lambda handle: handle.write(text.encode()))
+    return atomic_write(path, lambda handle: handle.write(text.encode()))
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -56,7 +62,7 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
-    return _atomic_write(path, lambda handle: handle.write(text.encode()))
+    return atomic_write(path, lambda handle: handle.write(text.encode()))
 
 
 def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
@@ -65,7 +71,7 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Pa
     for name, value in plain.items():
         if value.dtype == object:
             raise TypeError(f"array {name!r} has dtype object, which would need pickle")
-    return _atomic_write(path, lambda handle: np.savez_compressed(handle, **plain))
+    return atomic_write(path, lambda handle: np.savez_compressed(handle, **plain))
 
 
 def load_arrays(path: str | os.PathLike, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ilola_lib.summary import KL_KEYS  # noqa: E402
+from ilola_lib.io import atomic_write
+from ilola_lib.summary import KL_KEYS
 
 KL_LABELS = {"kl_1a": "KL(1a) true ω*", "kl_1b": "KL(1b) recovered ω̂", "kl_0": "KL(0) no update",
              "kl_rand": "KL(rand) random ω"}
@@ -61,13 +59,4 @@ def grid_heatmaps(panels: dict[str, np.ndarray], title: str, marks: dict[str, tu
 
 def save_figure(fig, path) -> None:
     """Save as PNG with fixed metadata (no timestamps), atomically."""
-    from pathlib import Path
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png", prefix=f".{path.stem}.")
-    os.close(fd)
-    fig.savefig(tmp, dpi=120, metadata={"Software": None})
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=120, metadata={"Software": None}))

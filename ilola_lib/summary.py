@@ -7,18 +7,20 @@ import numpy as np
 from ilola_lib.metrics import bootstrap_ci
 
 KL_KEYS = ("kl_1a", "kl_1b", "kl_0", "kl_rand")
+# A KL below this is float64 round-off of an exact match: a ratio over it would only divide noise.
+KL_RESOLUTION = 1e-12
 SCALAR_KEYS = KL_KEYS + ("cosine", "epic", "eta")
 
 
 def derived_metrics(method: dict) -> dict:
     """Headline ratios of design §6 for one seed: ``KL(1b)/KL(1a)`` and ``1 − KL(1b)/KL(0)``.
 
-    A ratio with a zero denominator does not apply and is left out.
+    A ratio whose denominator is at round-off level (``< KL_RESOLUTION``) does not apply and is left out.
     """
     derived = {}
-    if method.get("kl_1a", 0.0) > 0.0:
+    if method.get("kl_1a", 0.0) > KL_RESOLUTION:
         derived["kl_ratio_1b_1a"] = method["kl_1b"] / method["kl_1a"]
-    if method.get("kl_0", 0.0) > 0.0:
+    if method.get("kl_0", 0.0) > KL_RESOLUTION:
         derived["explained_fraction"] = 1.0 - method["kl_1b"] / method["kl_0"]
     return derived
 

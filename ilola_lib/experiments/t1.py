@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ilola_lib.envs.gridworld import GridWorldGame, make_gridworld
-from ilola_lib.inverse.evaluation import kl_report
+from ilola_lib.inverse.evaluation import baseline_kls, recovered_kl
 from ilola_lib.inverse.learner_models import GradientLearnerModel, SoftPolicyIterationModel
 from ilola_lib.inverse.ma_lfl import fit_ma_lfl
 from ilola_lib.inverse.policy_fit import PolicyFit, TabularDivergence, fit_nuisance, fit_weights_and_nuisance
@@ -22,6 +22,7 @@ from ilola_lib.learners.gradient import feature_jacobians, lola_tensors, run_gra
 from ilola_lib.learners.tabular import (DTYPE, GameTensors, feature_expectations, logits_from_policies,
                                         policies_from_logits, run_ma_spi, soft_q_parts, state_distribution)
 from ilola_lib.metrics import bootstrap_ci, cosine
+from ilola_lib.parallel import run_jobs, single_threaded_torch
 from ilola_lib.reward_distance import epic_distance
 from ilola_lib.summary import aggregate_methods
 from ilola_lib.traces import TabularTrace, estimate_policies, sample_episodes, split_pairs
@@ -75,8 +76,9 @@ def evaluate_ma_lfl(game: GridWorldGame, tensors: GameTensors, trace: TabularTra
     scale_init = np.log(np.linalg.norm(omega, axis=-1))
     recovered = fit_nuisance(model.subset(fit_pairs), divergence.subset(fit_pairs), omega, scale_init)
     no_update = _flat_logits(np.log(trace.policies[:-1]))
-    metrics = kl_report(model, divergence, fit_pairs, held_pairs, game.true_weights, recovered, no_update,
-                        rng, random_draws)
+    metrics = baseline_kls(model, divergence, fit_pairs, held_pairs, game.true_weights, recovered.nuisance,
+                           no_update, rng, random_draws)
+    metrics.update(recovered_kl(model, divergence, held_pairs, recovered))
     metrics.update(recovery_scores(game, omega))
     metrics["potential_last_fit_pair"] = potentials[:, -1].tolist()
     return metrics
@@ -111,11 +113,10 @@ def evaluate_gradient_methods(game: GridWorldGame, trace: TabularTrace, jacobian
                           for _, steps, _ in stage_a])
     fit_a = fit_nuisance(naive.subset(fit_pairs), divergence.subset(fit_pairs), omega_a, log_alpha_a)
 
-    results = {}
-    results["ilogel"] = kl_report(naive, divergence, fit_pairs, held_pairs, game.true_weights, fit_a,
-                                  no_update, rng, draws)
-    results["ilogel"].update(recovery_scores(game, omega_a))
-
+    baselines = {False: baseline_kls(naive, divergence, fit_pairs, held_pairs, game.true_weights, fit_a.nuisance,
+                                     no_update, rng, draws)}
+    results = {"ilogel": {**baselines[False], **recovered_kl(naive, divergence, held_pairs, fit_a),
+                          **recovery_scores(game, omega_a)}}
     for key, model, nuisance_init in (
         ("ilola", coupled, np.append(fit_a.nuisance, np.log(settings["eta_init"]))),
         ("ilola_eta0", naive, fit_a.nuisance),
@@ -123,11 +124,12 @@ def evaluate_gradient_methods(game: GridWorldGame, trace: TabularTrace, jacobian
         fitted = fit_weights_and_nuisance(model.subset(fit_pairs), divergence.subset(fit_pairs), omega_a,
                                           nuisance_init, seed, settings["cma_generations"],
                                           settings["cma_popsize"], settings["cma_sigma"])
-        results[key] = kl_report(model, divergence, fit_pairs, held_pairs, game.true_weights, fitted,
-                                 no_update, rng, draws)
-        results[key].update(recovery_scores(game, fitted.omega))
-        results[key]["fit_loss"] = fitted.loss
-        results[key]["cma_fit_loss"] = fitted.cma_loss
+        if model.coupled not in baselines:
+            baselines[model.coupled] = baseline_kls(model, divergence, fit_pairs, held_pairs, game.true_weights,
+                                                    fitted.nuisance, no_update, rng, draws)
+        results[key] = {**baselines[model.coupled], **recovered_kl(model, divergence, held_pairs, fitted),
+                        **recovery_scores(game, fitted.omega), "fit_loss": fitted.loss,
+                        "cma_fit_loss": fitted.cma_loss}
         if model.coupled:
             results[key]["eta"] = float(np.exp(fitted.nuisance[-1]))
     return results
@@ -139,12 +141,47 @@ def true_returns(tensors: GameTensors, logits: torch.Tensor, weights: torch.Tens
              for i in range(theta.shape[0])] for theta in logits]
 
 
-def run_seed(config: dict, seed: int) -> dict:
-    """All T1 methods for one seed; returns the seed's metrics (JSON-able)."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+def _game(config: dict) -> tuple[GridWorldGame, GameTensors]:
     game = make_gridworld(config["grid_size"], config["gamma"])
-    tensors = GameTensors(game)
+    return game, GameTensors(game)
+
+
+def _analysis_task(config: dict, seed: int, task: int, kind: str, arrays: dict) -> dict[str, dict]:
+    """One independent analysis of a seed (a process-pool job): MA-LfL on one trace, or Stage A/B on
+    one learner. Single-threaded with its own random stream, so results do not depend on scheduling."""
+    with single_threaded_torch():
+        return _analyse(config, seed, task, kind, arrays)
+
+
+def _analyse(config: dict, seed: int, task: int, kind: str, arrays: dict) -> dict[str, dict]:
+    rng = np.random.default_rng([seed, task])
+    game, tensors = _game(config)
+    fit_pairs, held_pairs = split_pairs(config["num_phases"], config["held_out_every"])
+    trace = TabularTrace(arrays["logits"], arrays["policies"], arrays["state_weights"])
+    settings = config["inverse"]
+    if kind == "ma_lfl":
+        return {arrays["key"]: evaluate_ma_lfl(game, tensors, trace, config["ma_spi"]["alpha"], fit_pairs,
+                                               held_pairs, rng, settings["random_draws"])}
+    jacobians, lola = gradient_tensors(tensors, torch.as_tensor(trace.logits))
+    found = evaluate_gradient_methods(game, trace, jacobians, lola, fit_pairs, held_pairs, rng, settings, seed)
+    suffix = arrays["suffix"]
+    return {key + suffix: value for key, value in found.items() if not (suffix and key == "ilola_eta0")}
+
+
+def run_seed(config: dict, seed: int, workers: int = 1) -> dict:
+    """All T1 methods for one seed; returns the seed's metrics (JSON-able).
+
+    The learners run here; the five independent analyses (MA-LfL sampled/exact, Stage A/B on the
+    MA-SPI, naive-gradient and LOLA learners) run on ``workers`` processes. Metrics do not depend
+    on ``workers``. Torch runs single-threaded: on these small tensors threads cost more than they
+    give, and a fixed thread count keeps floating-point results identical.
+    """
+    with single_threaded_torch():
+        return _run_seed(config, seed, workers)
+
+
+def _run_seed(config: dict, seed: int, workers: int) -> dict:
+    game, tensors = _game(config)
     weights = torch.as_tensor(game.true_weights, dtype=DTYPE)
     num_phases, alpha = config["num_phases"], config["ma_spi"]["alpha"]
     fit_pairs, held_pairs = split_pairs(num_phases, config["held_out_every"])
@@ -160,32 +197,31 @@ def run_seed(config: dict, seed: int) -> dict:
     }
     sampling = config["sampling"]
     spi_sampled = sampled_trace(game, learners["ma_spi"], sampling["episodes"], sampling["horizon"],
-                                sampling["smoothing"], rng, "ma_spi")
+                                sampling["smoothing"], np.random.default_rng([seed, 0]), "ma_spi")
     traces = {name: exact_trace(tensors, logits, name) for name, logits in learners.items()}
 
-    settings = config["inverse"]
-    draws = settings["random_draws"]
-    methods = {
-        "ma_lfl": evaluate_ma_lfl(game, tensors, spi_sampled, alpha, fit_pairs, held_pairs, rng, draws),
-        "ma_lfl_exact": evaluate_ma_lfl(game, tensors, traces["ma_spi"], alpha, fit_pairs, held_pairs, rng, draws),
-    }
-    for learner, suffix in (("ma_spi", ""), ("pg", "_matched_pg"), ("lola", "_matched_lola")):
-        jacobians, lola = gradient_tensors(tensors, learners[learner])
-        found = evaluate_gradient_methods(game, traces[learner], jacobians, lola, fit_pairs, held_pairs, rng,
-                                          settings, seed)
-        for key, value in found.items():
-            if suffix and key == "ilola_eta0":
-                continue
-            methods[key + suffix] = value
+    def arrays(trace: TabularTrace, **extra) -> dict:
+        return {"logits": trace.logits, "policies": trace.policies, "state_weights": trace.state_weights, **extra}
 
+    jobs = [  # most expensive first
+        ("gradient", arrays(traces["lola"], suffix="_matched_lola")),
+        ("gradient", arrays(traces["pg"], suffix="_matched_pg")),
+        ("gradient", arrays(traces["ma_spi"], suffix="")),
+        ("ma_lfl", arrays(spi_sampled, key="ma_lfl")),
+        ("ma_lfl", arrays(traces["ma_spi"], key="ma_lfl_exact")),
+    ]
+    learner_returns = {name: {"true_return": true_returns(tensors, logits, weights)}
+                       for name, logits in learners.items()}
+    results = run_jobs(_analysis_task, [(config, seed, task, kind, data) for task, (kind, data)
+                                        in enumerate(jobs, start=1)], workers)
+    methods = {key: value for found in results for key, value in found.items()}
     return {
         "task": "t1",
         "seed": seed,
         "fit_pairs": fit_pairs.tolist(),
         "held_out_pairs": held_pairs.tolist(),
-        "methods": methods,
-        "learners": {name: {"true_return": true_returns(tensors, logits, weights)}
-                     for name, logits in learners.items()},
+        "methods": {key: methods[key] for key in sorted(methods)},
+        "learners": learner_returns,
     }
 
 
@@ -203,22 +239,24 @@ def summarize(seed_metrics: list[dict], profile: str) -> dict:
             "learners": learners, "methods": aggregate_methods(seed_metrics)}
 
 
-def reward_panels(seed_metric: dict, config: dict, method: str = "ma_lfl", agent: int = 0) -> dict:
-    """``[n, n]`` maps over agent ``agent``'s cell with the other agent fixed on the grid's centre:
-    true reward, recovered reward (``ω̂`` rescaled to ``‖ω*‖``) for both agents staying, and the
-    recovered shaping potential of the last fit pair."""
+def reward_panels(seed_metric: dict, config: dict, methods=("ma_lfl_exact", "ma_lfl"), agent: int = 0) -> dict:
+    """``[n, n]`` maps over agent ``agent``'s cell with the other agent fixed on the grid's centre cell:
+    the true reward and each method's recovered reward (``ω̂`` rescaled to ``‖ω*‖``) when both agents
+    stay, and the last method's recovered shaping potential (last fit pair, mean removed)."""
     game = make_gridworld(config["grid_size"], config["gamma"])
     n = game.size
     other_cell = (n // 2) * n + n // 2
     own_cells = np.arange(game.num_cells)
     states = own_cells * game.num_cells + other_cell if agent == 0 else other_cell * game.num_cells + own_cells
     truth = game.true_weights[agent]
-    recovered = np.array(seed_metric["methods"][method]["weights"][agent]) * np.linalg.norm(truth)
     stay = game.features[agent, states, 0, 0]
-    potential = np.array(seed_metric["methods"][method]["potential_last_fit_pair"][agent])[states]
-    return {"true reward ω*·φ (both stay)": (stay @ truth).reshape(n, n),
-            f"recovered ω̂·φ ({method})": (stay @ recovered).reshape(n, n),
-            f"recovered potential g ({method})": (potential - potential.mean()).reshape(n, n)}
+    panels = {"true reward ω*·φ (both stay)": (stay @ truth).reshape(n, n)}
+    for method in methods:
+        recovered = np.array(seed_metric["methods"][method]["weights"][agent]) * np.linalg.norm(truth)
+        panels[f"recovered ω̂·φ ({method})"] = (stay @ recovered).reshape(n, n)
+    potential = np.array(seed_metric["methods"][methods[-1]]["potential_last_fit_pair"][agent])[states]
+    panels[f"recovered potential g ({methods[-1]})"] = (potential - potential.mean()).reshape(n, n)
+    return panels
 
 
 def target_checks(summary: dict) -> list[dict]:

@@ -61,11 +61,12 @@ class GradientLearnerModel:
         return self.theta + alpha[:, None, :, None] * self.update_direction(omega, eta)
 
     def for_weights(self, omega: torch.Tensor):
-        """``predict`` with ``ω [N, q]`` fixed: the ``ω``-dependent directions are computed once."""
-        omega = unit_weights(omega)[None]
-        gradient = torch.einsum("kidq,piq->pkid", self.jacobians, omega)[0]
-        coupling = (self.update_direction(omega, torch.ones(1, dtype=omega.dtype))[0] - gradient
-                    if self.coupled else None)
+        """``predict`` for fixed weights ``ω [P, N, q]``: the ``ω``-dependent directions are computed once
+        and the returned function maps nuisance ``[P, n_ν]`` (row p for ``ω[p]``) to logits."""
+        omega = unit_weights(omega)
+        gradient = torch.einsum("kidq,piq->pkid", self.jacobians, omega)
+        ones = torch.ones(omega.shape[0], dtype=omega.dtype)
+        coupling = self.update_direction(omega, ones) - gradient if self.coupled else None
 
         def predict(nuisance: torch.Tensor) -> torch.Tensor:
             alpha = torch.exp(nuisance[:, : self.num_agents])[:, None, :, None]
@@ -95,19 +96,16 @@ class SoftPolicyIterationModel:
         return SoftPolicyIterationModel(self.feature_q[pairs], self.entropy_q[pairs], self.alpha)
 
     def predict(self, omega: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
-        return self.for_weights_batch(omega)(nuisance)
+        return self.for_weights(omega)(nuisance)
 
-    def for_weights_batch(self, omega: torch.Tensor):
+    def for_weights(self, omega: torch.Tensor):
+        """``predict`` for fixed ``ω [P, N, q]`` (``Q^φ ω`` computed once)."""
         reward_q = torch.einsum("kidq,piq->pkid", self.feature_q, unit_weights(omega))
 
         def predict(nuisance: torch.Tensor) -> torch.Tensor:
             return (torch.exp(nuisance)[:, None, :, None] * reward_q + self.entropy_q) / self.alpha
 
         return predict
-
-    def for_weights(self, omega: torch.Tensor):
-        """``predict`` with ``ω [N, q]`` fixed (``Q^φ ω`` computed once)."""
-        return self.for_weights_batch(omega[None])
 
 
 class NoUpdateModel:

@@ -87,35 +87,41 @@ def _lbfgs(function, x0: np.ndarray, max_iterations: int, num_free: int = 0) -> 
     bounds = [(None, None)] * num_free + [(-LOG_SCALE_BOUND, LOG_SCALE_BOUND)] * (x0.size - num_free)
     x0 = np.concatenate([x0[:num_free], np.clip(x0[num_free:], -LOG_SCALE_BOUND, LOG_SCALE_BOUND)])
     result = scipy.optimize.minimize(value_and_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                                     options={"maxiter": max_iterations, "ftol": 1e-15, "gtol": 1e-14})
+                                     options={"maxiter": max_iterations, "ftol": 1e-13, "gtol": 1e-11})
     return result.x if np.isfinite(result.fun) and result.fun <= value_and_grad(x0)[0] else x0
 
 
 def fit_nuisance(model, divergence, omega: np.ndarray, nuisance_init: np.ndarray,
-                 scale_grid: np.ndarray = np.linspace(-12.0, 12.0, 49), max_iterations: int = 200) -> PolicyFit:
-    """``argmin_ν L(ω, ν)`` for fixed ``ω [N, q]``.
+                 scale_grid: np.ndarray = np.linspace(-12.0, 12.0, 49),
+                 max_iterations: int = 200) -> PolicyFit | list[PolicyFit]:
+    """``argmin_ν L(ω, ν)`` for fixed ``ω [N, q]``, or for a population ``ω [P, N, q]`` at once.
 
     A batched grid over a common shift of the per-agent log scales (the first ``N`` nuisance entries)
-    picks the start (the loss is far from convex in the log learning rate), then L-BFGS polishes.
+    picks each start (the loss is far from convex in the log learning rate), then L-BFGS polishes;
+    a population is solved as one separable problem (the sum of its members' losses).
     """
-    nuisance_init = np.asarray(nuisance_init, dtype=float)
-    predict = model.for_weights(_to_torch(omega))
+    omega = np.asarray(omega, dtype=float)
+    single = omega.ndim == 2
+    omegas = omega[None] if single else omega
+    population, width = len(omegas), np.size(nuisance_init)
+    predict = model.for_weights(_to_torch(omegas))
 
-    def loss(nuisance: torch.Tensor) -> torch.Tensor:
+    def losses(nuisance: torch.Tensor) -> torch.Tensor:
         return divergence(predict(nuisance)).mean(dim=(1, 2))
 
-    if nuisance_init.size:
-        shift = np.zeros_like(nuisance_init)
+    start = np.tile(np.asarray(nuisance_init, dtype=float), (population, 1))
+    if width:
+        shift = np.zeros(width)
         shift[: model.num_agents] = 1.0
-        candidates = nuisance_init[None, :] + scale_grid[:, None] * shift[None, :]
         with torch.no_grad():
-            start = candidates[int(torch.argmin(loss(_to_torch(candidates))))]
-    else:
-        start = nuisance_init
-    best = _lbfgs(lambda nu: loss(nu[None])[0], start, max_iterations)
+            grid = torch.stack([losses(_to_torch(start + g * shift)) for g in scale_grid])  # [G, P]
+        start = start + scale_grid[grid.argmin(0).numpy()][:, None] * shift
+    flat = _lbfgs(lambda x: losses(x.reshape(population, width)).sum(), start.reshape(-1), max_iterations)
+    best = flat.reshape(population, width)
     with torch.no_grad():
-        value = float(loss(_to_torch(best)[None])[0])
-    return PolicyFit(np.asarray(omega, dtype=float), best, value)
+        values = losses(_to_torch(best)).numpy()
+    fits = [PolicyFit(omegas[p], best[p], float(values[p])) for p in range(population)]
+    return fits[0] if single else fits
 
 
 def fit_weights_and_nuisance(model, divergence, omega_init: np.ndarray, nuisance_init: np.ndarray, seed: int,
