@@ -2,7 +2,6 @@ import copy
 
 import numpy as np
 import pytest
-import yaml
 
 from ilola_lib.config import ConfigError, load_params, validate
 from ilola_lib.io import load_arrays, save_arrays, write_json

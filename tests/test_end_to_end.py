@@ -56,7 +56,7 @@ def test_dvc_repro_and_book_build_on_the_smoke_profile(tmp_path):
     expected = [f"results/t1/seeds/seed_{s}.json" for s in seeds] + [f"book/t1/seed_{s}.ipynb" for s in seeds] + [
         "results/t1/summary.json", "results/t1/table.md", "results/t1/fig1_kl.png", "results/t1/fig2_rewards.png",
         "book/t1_summary.ipynb", "book/_build/html/index.html", "book/_build/html/t1_summary.html",
-        "book/_build/html/method.html"]
+        "book/_build/html/method.html", "book/poster_vs_artifact.ipynb", "book/_build/html/poster_vs_artifact.html"]
     for path in expected:
         assert (tmp_path / path).is_file(), f"missing pipeline output {path}"
     summary = json.loads((tmp_path / "results/t1/summary.json").read_text())

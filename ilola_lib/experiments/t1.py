@@ -16,7 +16,7 @@ from ilola_lib.envs.gridworld import GridWorldGame, make_gridworld
 from ilola_lib.inverse.evaluation import baseline_kls, recovered_kl
 from ilola_lib.inverse.learner_models import GradientLearnerModel, SoftPolicyIterationModel
 from ilola_lib.inverse.ma_lfl import fit_ma_lfl
-from ilola_lib.inverse.policy_fit import PolicyFit, TabularDivergence, fit_nuisance, fit_weights_and_nuisance
+from ilola_lib.inverse.policy_fit import TabularDivergence, fit_nuisance, fit_weights_and_nuisance
 from ilola_lib.inverse.stage_a import fit_logel
 from ilola_lib.learners.gradient import feature_jacobians, lola_tensors, run_gradient_learners
 from ilola_lib.learners.tabular import (DTYPE, GameTensors, feature_expectations, logits_from_policies,
@@ -109,8 +109,7 @@ def evaluate_gradient_methods(game: GridWorldGame, trace: TabularTrace, jacobian
     stage_a = [fit_logel(deltas[fit_pairs, i], jacobians[fit_pairs, i].numpy(), rng, settings["logel_restarts"])
                for i in range(trace.logits.shape[1])]
     omega_a = np.array([omega for omega, _, _ in stage_a])
-    log_alpha_a = np.log([max(np.median(steps[steps > 0]) if (steps > 0).any() else 1.0, 1e-12)
-                          for _, steps, _ in stage_a])
+    log_alpha_a = np.log([np.median(steps[steps > 0]) if (steps > 0).any() else 1.0 for _, steps, _ in stage_a])
     fit_a = fit_nuisance(naive.subset(fit_pairs), divergence.subset(fit_pairs), omega_a, log_alpha_a)
 
     baselines = {False: baseline_kls(naive, divergence, fit_pairs, held_pairs, game.true_weights, fit_a.nuisance,
@@ -223,9 +222,6 @@ def _run_seed(config: dict, seed: int, workers: int) -> dict:
         "methods": {key: methods[key] for key in sorted(methods)},
         "learners": learner_returns,
     }
-
-
-POSTER_KL = 9e-6  # poster, T1: KL(1a) ≈ KL(1b) ≈ 9e-6
 
 
 def summarize(seed_metrics: list[dict], profile: str) -> dict:
