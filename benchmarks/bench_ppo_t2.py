@@ -1,0 +1,93 @@
+"""T2 learners: independent PPO on simple_spread, trained and evaluated for seeds 0–4 in one run.
+
+Run from the repository root: ``python -m benchmarks.bench_ppo_t2 [--seeds 0 1 2 3 4]``.
+
+For every seed: train with the default :class:`~ilola_lib.learners.ppo.PPOConfig` (single-threaded
+torch), evaluate the trained actors (sampling from their policies), uniform-random actions and
+no-op actions on the real mpe2 env over the same episode seeds, save the learning trace and
+report its size. The target: trained return at least 30% of ``|random|`` above random, i.e.
+``(trained − random) / |random| ≥ 0.30``, for every seed, with training + evaluation ≤ 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from ilola_lib.learners.evaluation import EVALUATION_FIRST_EPISODE_SEED, evaluate_against_baselines
+from ilola_lib.learners.ppo import PPOConfig, train_ppo
+from ilola_lib.neural_traces import file_size_mb, save_neural_trace
+
+TARGET_IMPROVEMENT = 0.30
+TIME_BUDGET_SECONDS = 60.0
+
+
+def improvement_ratio(trained: float, random: float) -> float:
+    """``(trained − random) / |random|``: how far above random, in units of ``|random|``."""
+    return (trained - random) / abs(random)
+
+
+def learning_curve_summary(history: list[dict], every: int) -> str:
+    """Rollout return, explained variance and approx KL at every ``every``-th update."""
+    points = history[::every] + ([history[-1]] if (len(history) - 1) % every else [])
+    return "\n".join(
+        f"    update {entry['update']:4d}: return {entry['episode_return']:7.2f}  "
+        f"approx_kl {entry['approx_kl']:.4f}  clip {entry['clip_fraction']:.3f}  "
+        f"expl_var {entry['explained_variance']:5.2f}  entropy {entry['entropy']:.2f}  "
+        f"sps {entry['steps_per_second']:6.0f}"
+        for entry in points
+    )
+
+
+def run_seed(seed: int, num_episodes: int, trace_dir: Path, curve_every: int) -> dict:
+    """Train, evaluate and save one seed; returns its numbers and prints them."""
+    config = PPOConfig(seed=seed)
+    start = time.perf_counter()
+    run = train_ppo(config)
+    trained_at = time.perf_counter()
+    results = evaluate_against_baselines(run.actors, config, num_episodes, EVALUATION_FIRST_EPISODE_SEED)
+    evaluated_at = time.perf_counter()
+    trace_path = save_neural_trace(run.trace, trace_dir / f"t2_seed{seed}.npz")
+    saved_at = time.perf_counter()
+
+    trained, random, noop = (results[name] for name in ("trained", "random", "noop"))
+    ratio = improvement_ratio(trained.mean, random.mean)
+    seconds = evaluated_at - start
+    hit = ratio >= TARGET_IMPROVEMENT and seconds <= TIME_BUDGET_SECONDS
+    print(f"seed {seed}: trained {trained.mean:7.2f} ± {trained.standard_error:.2f}   "
+          f"random {random.mean:7.2f} ± {random.standard_error:.2f}   "
+          f"no-op {noop.mean:7.2f} ± {noop.standard_error:.2f}")
+    print(f"    improvement (trained − random)/|random| = {ratio:.3f} vs target {TARGET_IMPROVEMENT:.2f}: "
+          f"{'HIT' if hit else 'MISSED'}")
+    print(f"    time: train {trained_at - start:.1f} s + evaluation {evaluated_at - trained_at:.1f} s "
+          f"= {seconds:.1f} s (budget {TIME_BUDGET_SECONDS:.0f} s); trace save {saved_at - evaluated_at:.1f} s, "
+          f"{file_size_mb(trace_path):.1f} MB")
+    print("    learning curve (rollout D_k, mean per-agent mpe2 return):")
+    print(learning_curve_summary(run.history, curve_every))
+    print(f"    final rollout D_K return {run.final_episode_return:.2f}", flush=True)
+    return {"seed": seed, "trained": trained.mean, "random": random.mean, "noop": noop.mean,
+            "ratio": ratio, "seconds": seconds, "hit": hit, "trace_mb": file_size_mb(trace_path)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--episodes", type=int, default=100, help="mpe2 evaluation episodes per policy")
+    parser.add_argument("--curve-every", type=int, default=20)
+    parser.add_argument("--trace-dir", type=Path, default=None, help="keep traces here (default: temp dir)")
+    args = parser.parse_args()
+    print(f"config: {PPOConfig().to_dict()}")
+    with tempfile.TemporaryDirectory() as scratch:
+        trace_dir = args.trace_dir or Path(scratch)
+        rows = [run_seed(seed, args.episodes, trace_dir, args.curve_every) for seed in args.seeds]
+    print("\nseed  trained   random    no-op   ratio  seconds  trace MB  target")
+    for row in rows:
+        print(f"{row['seed']:4d} {row['trained']:8.2f} {row['random']:8.2f} {row['noop']:8.2f} "
+              f"{row['ratio']:7.3f} {row['seconds']:8.1f} {row['trace_mb']:9.1f}  {'hit' if row['hit'] else 'MISSED'}")
+    print(f"target hit in {sum(row['hit'] for row in rows)}/{len(rows)} seeds")
+
+
+if __name__ == "__main__":
+    main()

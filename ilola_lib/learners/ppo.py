@@ -1,0 +1,617 @@
+"""Independent PPO learners on simple_spread (T2), CleanRL ``ppo.py`` style, with a learning trace.
+
+Read top to bottom: configuration and seeding, the per-agent networks, the frozen observation
+normaliser, rollouts on :class:`~ilola_lib.envs.simple_spread.BatchedSimpleSpread`, GAE, the PPO
+update and the training loop (which records a :class:`~ilola_lib.neural_traces.NeuralTrace`).
+Evaluation on the real mpe2 environment is in :mod:`ilola_lib.learners.evaluation`.
+
+Choices that matter for the inverse problem (design §4–5):
+
+* Independent learners: every agent has its own actor and critic and no parameter is shared.
+* The actor and the critic of an agent have **separate** Adam optimisers (constant learning rates)
+  and separate gradient-norm clipping. With CleanRL's single optimiser the critic's gradient enters
+  the shared clipping factor and so changes the actor's step; here the actor's update depends only
+  on its own loss (clipped surrogate + entropy bonus), which is what the inverse learner models
+  describe. ``vf_coef`` therefore only scales the critic's gradient before clipping.
+* Observation normalisation is frozen before training (see :mod:`ilola_lib.learners.policies`).
+* Agents learn from ``r_i = w_i · φ_i`` with ``w`` from the config (default: the true ``ω*``), so the
+  same code trains "induced" learners on recovered weights.
+* Rollouts hold whole episodes: ``num_steps`` is a multiple of ``max_cycles`` and all envs start
+  together, so every ``D_k`` is a batch of complete episodes sampled with ``θ^k``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import platform
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ilola_lib.envs.simple_spread import (
+    FEATURE_NAMES,
+    NUM_ACTIONS,
+    NUM_AGENTS,
+    BatchedSimpleSpread,
+    true_weights,
+)
+from ilola_lib.learners.policies import (
+    CategoricalActor,
+    Critic,
+    actor_logits,
+    flatten_params,
+    safe_observation_std,
+)
+from ilola_lib.neural_traces import NeuralTrace
+from ilola_lib.parallel import single_threaded_torch
+
+ADAM_EPS = 1e-5
+ADVANTAGE_EPS = 1e-8
+ENV_NAME = "mpe2 simple_spread_v3"
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration and seeding
+# --------------------------------------------------------------------------------------------
+
+
+def default_reward_weights(num_agents: int = NUM_AGENTS, local_ratio: float = 0.5) -> tuple:
+    """The true ``ω*`` for every agent as a nested tuple ``[N][q]``."""
+    return tuple(tuple(float(w) for w in true_weights(local_ratio)) for _ in range(num_agents))
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Budget and hyper-parameters of one independent-PPO run.
+
+    One update consumes ``num_envs * num_steps`` env-steps per agent, split into
+    ``num_minibatches`` minibatches for each of ``update_epochs`` epochs.
+    ``reward_weights [N][q]`` are the weights ``w_i`` of the training reward ``w_i · φ_i``;
+    left as ``None`` they become the true ``ω*`` of ``local_ratio`` for every agent.
+    """
+
+    num_envs: int = 64
+    num_steps: int = 25
+    num_updates: int = 200
+    learning_rate: float = 1e-3
+    critic_learning_rate: float = 1e-3
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    clip_coef: float = 0.2
+    gamma: float = 0.95
+    gae_lambda: float = 0.95
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    normalize_advantages: bool = True
+    hidden_size: int = 64
+    seed: int = 0
+    num_agents: int = NUM_AGENTS
+    local_ratio: float = 0.5
+    max_cycles: int = 25
+    normalizer_envs: int = 64
+    normalizer_steps: int = 100
+    reward_weights: tuple | None = None
+
+    def __post_init__(self) -> None:
+        weights = self.reward_weights
+        if weights is None:
+            weights = default_reward_weights(self.num_agents, self.local_ratio)
+        object.__setattr__(self, "reward_weights", tuple(tuple(float(w) for w in row) for row in weights))
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first invalid field."""
+        positive_ints = ("num_envs", "num_steps", "num_updates", "update_epochs", "num_minibatches",
+                         "hidden_size", "max_cycles", "normalizer_envs", "normalizer_steps")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"PPOConfig.{name} must be a positive integer, got {value!r}")
+        for name in ("learning_rate", "critic_learning_rate", "clip_coef", "max_grad_norm", "vf_coef"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"PPOConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0 <= self.gamma < 1:
+            raise ValueError(f"PPOConfig.gamma must lie in [0, 1), got {self.gamma!r}")
+        if not 0 <= self.gae_lambda <= 1:
+            raise ValueError(f"PPOConfig.gae_lambda must lie in [0, 1], got {self.gae_lambda!r}")
+        if self.ent_coef < 0:
+            raise ValueError(f"PPOConfig.ent_coef must be >= 0, got {self.ent_coef!r}")
+        if self.num_steps % self.max_cycles:
+            raise ValueError(f"PPOConfig.num_steps ({self.num_steps}) must be a multiple of "
+                             f"max_cycles ({self.max_cycles}) so that rollouts hold whole episodes")
+        if (self.num_envs * self.num_steps) % self.num_minibatches:
+            raise ValueError(f"PPOConfig.num_minibatches ({self.num_minibatches}) must divide "
+                             f"num_envs * num_steps ({self.num_envs * self.num_steps})")
+        if self.num_agents < 2:
+            raise ValueError(f"PPOConfig.num_agents must be >= 2, got {self.num_agents}")
+        weights = np.asarray(self.reward_weights, dtype=np.float64)
+        if weights.shape != (self.num_agents, len(FEATURE_NAMES)) or not np.all(np.isfinite(weights)):
+            raise ValueError(f"PPOConfig.reward_weights must be finite [{self.num_agents}][{len(FEATURE_NAMES)}],"
+                             f" got shape {weights.shape}")
+
+    @property
+    def batch_size(self) -> int:
+        """Samples per agent per update: ``num_envs * num_steps``."""
+        return self.num_envs * self.num_steps
+
+    def to_dict(self) -> dict:
+        """JSON-able dict of every field."""
+        return {key: (list(map(list, value)) if key == "reward_weights" else value)
+                for key, value in dataclasses.asdict(self).items()}
+
+
+def derive_seeds(seed: int) -> dict[str, int]:
+    """Independent sub-seeds (from ``numpy.random.SeedSequence(seed)``) for each random stream."""
+    names = ("normalizer", "env", "init", "actions", "minibatches")
+    states = np.random.SeedSequence(seed).generate_state(len(names), dtype=np.uint32)
+    return {name: int(state) for name, state in zip(names, states)}
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that determine a trace's numbers."""
+    packages = ("torch", "numpy", "mpe2", "pettingzoo")
+    return {"python": platform.python_version(),
+            **{name: importlib.metadata.version(name) for name in packages}}
+
+
+# --------------------------------------------------------------------------------------------
+# Networks and the frozen observation normaliser
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AgentLearner:
+    """One independent learner: actor, critic and their own Adam optimisers."""
+
+    actor: CategoricalActor
+    critic: Critic
+    actor_optimizer: torch.optim.Optimizer
+    critic_optimizer: torch.optim.Optimizer
+
+
+@dataclass(frozen=True)
+class FrozenNormalization:
+    """Constants measured once before training and then fixed.
+
+    ``obs_mean, obs_std [N, obs_dim]`` (float32) normalise every actor's and critic's input;
+    ``value_offset, value_scale [N]`` put each critic's output on the scale of its discounted
+    training return: ``r̄_i / (1 − γ)`` and ``σ(r_i) / (1 − γ)`` (scale 1 if the reward is constant).
+    """
+
+    obs_mean: torch.Tensor
+    obs_std: torch.Tensor
+    value_offset: torch.Tensor
+    value_scale: torch.Tensor
+
+
+def make_learners(config: PPOConfig, normalization: FrozenNormalization) -> list[AgentLearner]:
+    """One :class:`AgentLearner` per agent with the frozen ``normalization`` built into both nets."""
+    generator = torch.Generator().manual_seed(derive_seeds(config.seed)["init"])
+    learners = []
+    for agent in range(config.num_agents):
+        obs_mean, obs_std = normalization.obs_mean[agent], normalization.obs_std[agent]
+        actor = CategoricalActor(obs_mean, obs_std, NUM_ACTIONS, config.hidden_size, generator)
+        critic = Critic(obs_mean, obs_std, config.hidden_size, generator,
+                        float(normalization.value_offset[agent]), float(normalization.value_scale[agent]))
+        learners.append(AgentLearner(
+            actor,
+            critic,
+            torch.optim.Adam(actor.parameters(), lr=config.learning_rate, eps=ADAM_EPS, fused=True),
+            torch.optim.Adam(critic.parameters(), lr=config.critic_learning_rate, eps=ADAM_EPS, fused=True),
+        ))
+    return learners
+
+
+def measure_normalization(config: PPOConfig) -> FrozenNormalization:
+    """:class:`FrozenNormalization` from uniform-random-action rollouts of fresh envs.
+
+    Uses ``normalizer_envs × normalizer_steps`` steps on its own seed stream; near-constant
+    observation inputs get std 1 (:func:`safe_observation_std`).
+    """
+    seed = derive_seeds(config.seed)["normalizer"]
+    env = BatchedSimpleSpread(config.normalizer_envs, config.num_agents,
+                              config.local_ratio, config.max_cycles)
+    generator = torch.Generator().manual_seed(seed)
+    weights = torch.tensor(config.reward_weights, dtype=torch.float64)
+    observations, rewards = [env.reset(seed=seed)], []
+    for step in range(config.normalizer_steps):
+        actions = torch.randint(0, NUM_ACTIONS, (env.num_envs, env.num_agents), generator=generator)
+        transition = env.step(actions)
+        rewards.append((transition.features * weights).sum(-1))
+        if step < config.normalizer_steps - 1:
+            observations.append(transition.observations)
+    stacked = torch.stack(observations).to(torch.float32).to(torch.float64)
+    obs_std = safe_observation_std(stacked.std(dim=(0, 1), correction=0))
+    stacked_rewards = torch.stack(rewards)
+    reward_std = stacked_rewards.std(dim=(0, 1), correction=0)
+    reward_std = torch.where(reward_std > 0, reward_std, torch.ones_like(reward_std))
+    return FrozenNormalization(
+        obs_mean=stacked.mean(dim=(0, 1)).to(torch.float32),
+        obs_std=obs_std.to(torch.float32),
+        value_offset=stacked_rewards.mean(dim=(0, 1)) / (1 - config.gamma),
+        value_scale=reward_std / (1 - config.gamma),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Rollouts
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Rollout:
+    """``num_steps`` batched steps of all agents.
+
+    Attributes:
+        observations: ``[T, E, N, obs_dim]`` float32, the actors' inputs.
+        final_observations: ``[T, E, N, obs_dim]`` float32, the observation step ``t`` reached
+            (before any auto-reset) — the bootstrap point of truncated episodes.
+        actions: ``[T, E, N]`` int64.
+        features: ``[T, E, N, q]`` float64 reward features of each transition.
+        rewards: ``[T, E, N]`` float64 training rewards ``w_i · φ_i``.
+        env_rewards: ``[T, E, N]`` float64 mpe2 rewards.
+        dones: ``[T, E]`` bool, episode ended (truncated at ``max_cycles``) at step ``t``.
+    """
+
+    observations: torch.Tensor
+    final_observations: torch.Tensor
+    actions: torch.Tensor
+    features: torch.Tensor
+    rewards: torch.Tensor
+    env_rewards: torch.Tensor
+    dones: torch.Tensor
+
+
+def stacked_logits(actors: list[CategoricalActor], obs: torch.Tensor) -> torch.Tensor:
+    """Every agent's logits ``[..., N, A]`` for its own observations ``obs [..., N, obs_dim]``."""
+    return torch.stack([actor(obs[..., agent, :]) for agent, actor in enumerate(actors)], dim=-2)
+
+
+def sample_actions(actors: list[CategoricalActor], obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Actions ``[E, N]`` sampled from every agent's policy at ``obs [E, N, obs_dim]``."""
+    probs = torch.softmax(stacked_logits(actors, obs), dim=-1)
+    flat = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
+    return flat.reshape(probs.shape[:-1])
+
+
+@torch.no_grad()
+def collect_rollout(
+    env: BatchedSimpleSpread,
+    actors: list[CategoricalActor],
+    first_obs: torch.Tensor,
+    num_steps: int,
+    reward_weights: torch.Tensor,
+    generator: torch.Generator,
+) -> tuple[Rollout, torch.Tensor]:
+    """Run ``num_steps`` steps from ``first_obs [E, N, obs_dim]`` (float32) with sampled actions.
+
+    ``reward_weights [N, q]`` (float64) define the training rewards. Returns the rollout and the
+    observations ``[E, N, obs_dim]`` (float32) that start the next rollout.
+    """
+    observations, final_observations, actions, features, env_rewards, dones = [], [], [], [], [], []
+    obs = first_obs
+    for _ in range(num_steps):
+        action = sample_actions(actors, obs, generator)
+        step = env.step(action)
+        observations.append(obs)
+        actions.append(action)
+        final_observations.append(step.final_observations.to(torch.float32))
+        features.append(step.features)
+        env_rewards.append(step.rewards)
+        dones.append(step.dones)
+        obs = step.observations.to(torch.float32)
+    features_tensor = torch.stack(features)
+    rollout = Rollout(
+        observations=torch.stack(observations),
+        final_observations=torch.stack(final_observations),
+        actions=torch.stack(actions),
+        features=features_tensor,
+        rewards=torch.einsum("tenq,nq->ten", features_tensor, reward_weights),
+        env_rewards=torch.stack(env_rewards),
+        dones=torch.stack(dones),
+    )
+    return rollout, obs
+
+
+def mean_episode_return(rewards: torch.Tensor, dones: torch.Tensor) -> float:
+    """Mean per-agent return of the complete episodes in ``rewards [T, E, N]`` with ``dones [T, E]``."""
+    return float(rewards.sum() / (dones.sum() * rewards.shape[-1]))
+
+
+# --------------------------------------------------------------------------------------------
+# Generalised advantage estimation
+# --------------------------------------------------------------------------------------------
+
+
+def compute_gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    next_values: torch.Tensor,
+    episode_ends: torch.Tensor,
+    gamma: float,
+    gae_lambda: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE(γ, λ) advantages and value targets, both shaped like ``rewards`` ``[T, E, ...]``.
+
+    Args:
+        rewards: ``r_t`` ``[T, E, ...]`` (e.g. ``[T, E, N]`` or one agent's ``[T, E]``).
+        values: ``V(o_t)``, same shape.
+        next_values: ``V`` of the observation step ``t`` reached *before* any auto-reset, same
+            shape. A truncated episode bootstraps from it; a terminated one would pass 0
+            (simple_spread only truncates).
+        episode_ends: ``[T, E]`` bool; the λ-recursion does not cross an episode end.
+
+    ``δ_t = r_t + γ next_values_t − V(o_t)``, ``A_t = δ_t + γλ (1 − end_t) A_{t+1}``, ``A_T = 0``;
+    returns ``(A, A + V)``.
+    """
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    trailing_dims = (1,) * (rewards.ndim - episode_ends.ndim)
+    continues = (~episode_ends).to(rewards.dtype).reshape(*episode_ends.shape, *trailing_dims)
+    for t in reversed(range(rewards.shape[0])):
+        delta = rewards[t] + gamma * next_values[t] - values[t]
+        running = delta + gamma * gae_lambda * continues[t] * running
+        advantages[t] = running
+    return advantages, advantages + values
+
+
+def explained_variance(predictions: torch.Tensor, targets: torch.Tensor) -> float:
+    """``1 − Var[targets − predictions] / Var[targets]`` (nan if the targets are constant)."""
+    target_variance = targets.var()
+    if target_variance == 0:
+        return float("nan")
+    return float(1 - (targets - predictions).var() / target_variance)
+
+
+# --------------------------------------------------------------------------------------------
+# PPO update
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AgentBatch:
+    """One agent's flattened training batch of ``B = T · E`` samples."""
+
+    observations: torch.Tensor  # [B, obs_dim]
+    actions: torch.Tensor  # [B]
+    old_log_probs: torch.Tensor  # [B]
+    advantages: torch.Tensor  # [B]
+    returns: torch.Tensor  # [B]
+
+
+def categorical_log_probs_and_entropy(logits: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log π(a|o)`` and the entropy, both ``[B]``, from ``logits [B, A]`` and ``actions [B]``."""
+    log_policy = torch.log_softmax(logits, dim=-1)
+    log_probs = log_policy.gather(-1, actions[:, None]).squeeze(-1)
+    entropy = -(log_policy.exp() * log_policy).sum(-1)
+    return log_probs, entropy
+
+
+def actor_minibatch_step(learner: AgentLearner, batch: AgentBatch, index: torch.Tensor,
+                         config: PPOConfig) -> dict[str, float]:
+    """One clipped-surrogate Adam step of the actor on minibatch ``index [M]``; returns its stats."""
+    logits = learner.actor(batch.observations[index])
+    log_probs, entropy = categorical_log_probs_and_entropy(logits, batch.actions[index])
+    log_ratio = log_probs - batch.old_log_probs[index]
+    ratio = log_ratio.exp()
+    advantages = batch.advantages[index]
+    if config.normalize_advantages:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + ADVANTAGE_EPS)
+    clipped_ratio = ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)
+    policy_loss = torch.max(-advantages * ratio, -advantages * clipped_ratio).mean()
+    loss = policy_loss - config.ent_coef * entropy.mean()
+    learner.actor_optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(learner.actor.parameters(), config.max_grad_norm)
+    learner.actor_optimizer.step()
+    with torch.no_grad():
+        return {
+            "policy_loss": float(policy_loss),
+            "entropy": float(entropy.mean()),
+            "approx_kl": float(((ratio - 1) - log_ratio).mean()),
+            "clip_fraction": float(((ratio - 1).abs() > config.clip_coef).float().mean()),
+        }
+
+
+def critic_minibatch_step(learner: AgentLearner, batch: AgentBatch, index: torch.Tensor,
+                          config: PPOConfig) -> dict[str, float]:
+    """One squared-error Adam step of the critic on minibatch ``index [M]``; returns its loss."""
+    value_loss = 0.5 * (learner.critic(batch.observations[index]) - batch.returns[index]).square().mean()
+    learner.critic_optimizer.zero_grad()
+    (config.vf_coef * value_loss).backward()
+    torch.nn.utils.clip_grad_norm_(learner.critic.parameters(), config.max_grad_norm)
+    learner.critic_optimizer.step()
+    return {"value_loss": float(value_loss.detach())}
+
+
+def update_agent(learner: AgentLearner, batch: AgentBatch, config: PPOConfig,
+                 generator: torch.Generator) -> dict[str, float]:
+    """``update_epochs`` passes of shuffled minibatches; returns stats averaged over minibatches."""
+    minibatch_size = config.batch_size // config.num_minibatches
+    totals: dict[str, float] = {}
+    num_minibatches = 0
+    for _ in range(config.update_epochs):
+        permutation = torch.randperm(config.batch_size, generator=generator)
+        for index in permutation.split(minibatch_size):
+            stats = {**actor_minibatch_step(learner, batch, index, config),
+                     **critic_minibatch_step(learner, batch, index, config)}
+            for key, value in stats.items():
+                totals[key] = totals.get(key, 0.0) + value
+            num_minibatches += 1
+    return {key: value / num_minibatches for key, value in totals.items()}
+
+
+@torch.no_grad()
+def agent_batches(learners: list[AgentLearner], rollout: Rollout, config: PPOConfig) -> tuple[list[AgentBatch], float]:
+    """Per-agent flattened batches with old log-probs, GAE advantages and returns.
+
+    Also returns the critics' explained variance (mean over agents) before the update.
+    """
+    batches, explained = [], []
+    for agent, learner in enumerate(learners):
+        observations = rollout.observations[:, :, agent]
+        values = learner.critic(observations)
+        next_values = learner.critic(rollout.final_observations[:, :, agent])
+        advantages, returns = compute_gae(rollout.rewards[:, :, agent].to(torch.float32), values, next_values,
+                                          rollout.dones, config.gamma, config.gae_lambda)
+        actions = rollout.actions[:, :, agent].reshape(-1)
+        flat_observations = observations.reshape(-1, observations.shape[-1])
+        old_log_probs, _ = categorical_log_probs_and_entropy(learner.actor(flat_observations), actions)
+        batches.append(AgentBatch(flat_observations, actions, old_log_probs,
+                                  advantages.reshape(-1), returns.reshape(-1)))
+        explained.append(explained_variance(values.reshape(-1), returns.reshape(-1)))
+    return batches, float(np.mean(explained))
+
+
+@torch.no_grad()
+def mean_policy_kl(actor: CategoricalActor, before_params: torch.Tensor, observations: torch.Tensor) -> float:
+    """Mean exact ``KL(π(·|o; before) ‖ π(·|o; actor))`` over ``observations [B, obs_dim]``."""
+    log_before = torch.log_softmax(actor_logits(actor, before_params, observations), dim=-1)
+    log_after = torch.log_softmax(actor(observations), dim=-1)
+    return float((log_before.exp() * (log_before - log_after)).sum(-1).mean())
+
+
+def update_learners(learners: list[AgentLearner], rollout: Rollout, config: PPOConfig,
+                    generator: torch.Generator) -> dict[str, float]:
+    """One PPO update of every agent on its part of ``rollout``; returns diagnostics (agent means)."""
+    batches, explained = agent_batches(learners, rollout, config)
+    per_agent = []
+    for learner, batch in zip(learners, batches):
+        before = flatten_params(learner.actor)
+        stats = update_agent(learner, batch, config, generator)
+        stats["policy_kl"] = mean_policy_kl(learner.actor, before, batch.observations)
+        per_agent.append(stats)
+    diagnostics = {key: float(np.mean([stats[key] for stats in per_agent])) for key in per_agent[0]}
+    diagnostics["explained_variance"] = explained
+    return diagnostics
+
+
+# --------------------------------------------------------------------------------------------
+# Training loop and trace recording
+# --------------------------------------------------------------------------------------------
+
+
+class TraceRecorder:
+    """Preallocated trace arrays for phases ``0..K``, filled phase by phase."""
+
+    def __init__(self, config: PPOConfig, num_params: int, obs_dim: int) -> None:
+        phases, steps, envs, agents = config.num_updates + 1, config.num_steps, config.num_envs, config.num_agents
+        self.actor_params = np.zeros((phases, agents, num_params), dtype=np.float32)
+        self.observations = np.zeros((phases, steps, envs, agents, obs_dim), dtype=np.float32)
+        self.actions = np.zeros((phases, steps, envs, agents), dtype=np.int64)
+        self.features = np.zeros((phases, steps, envs, agents, len(FEATURE_NAMES)), dtype=np.float32)
+        self.rewards = np.zeros((phases, steps, envs, agents), dtype=np.float32)
+        self.dones = np.zeros((phases, steps, envs), dtype=bool)
+
+    def record_params(self, phase: int, learners: list[AgentLearner]) -> None:
+        for agent, learner in enumerate(learners):
+            self.actor_params[phase, agent] = flatten_params(learner.actor).numpy()
+
+    def record_rollout(self, phase: int, rollout: Rollout) -> None:
+        self.observations[phase] = rollout.observations.numpy()
+        self.actions[phase] = rollout.actions.numpy()
+        self.features[phase] = rollout.features.numpy()
+        self.rewards[phase] = rollout.rewards.numpy()
+        self.dones[phase] = rollout.dones.numpy()
+
+    def finish(self, obs_mean: torch.Tensor, obs_std: torch.Tensor, reward_weights: np.ndarray,
+               metadata: dict) -> NeuralTrace:
+        return NeuralTrace(self.actor_params, self.observations, self.actions, self.features, self.rewards,
+                           self.dones, obs_mean.numpy(), obs_std.numpy(), reward_weights, metadata)
+
+
+@dataclass
+class PPORun:
+    """Result of :func:`train_ppo`.
+
+    ``history`` has one dict per update ``k``, all values averaged over agents:
+    ``episode_return`` (mean per-agent mpe2 return of ``D_k``), ``training_return`` (the same under
+    the training reward), ``approx_kl`` and ``clip_fraction`` (CleanRL's estimators, mean over all
+    minibatches of all epochs), ``policy_kl`` (exact ``KL(π^k ‖ π^{k+1})`` averaged over the
+    observations of ``D_k``), ``entropy``, ``policy_loss``, ``value_loss``, ``explained_variance``
+    (critic before the update against the GAE returns), ``steps_per_second`` (env-steps of the
+    phase over its wall-clock time, rollout + update) and ``seconds``.
+    ``final_episode_return`` is the mean per-agent mpe2 return of ``D_K``.
+    """
+
+    learners: list[AgentLearner]
+    trace: NeuralTrace
+    history: list[dict[str, float]]
+    final_episode_return: float
+    seconds: float
+
+    @property
+    def actors(self) -> list[CategoricalActor]:
+        return [learner.actor for learner in self.learners]
+
+
+def train_ppo(config: PPOConfig) -> PPORun:
+    """Train independent PPO learners on ``BatchedSimpleSpread`` and record the learning trace.
+
+    Deterministic for a config (seeded generators, single-threaded torch). Phase ``k`` snapshots
+    ``θ^k``, collects ``D_k`` with it and (for ``k < K``) updates every agent on ``D_k``.
+    """
+    config.validate()
+    start = time.perf_counter()
+    seeds = derive_seeds(config.seed)
+    reward_weights = np.asarray(config.reward_weights, dtype=np.float64)
+    with single_threaded_torch():
+        normalization = measure_normalization(config)
+        learners = make_learners(config, normalization)
+        actors = [learner.actor for learner in learners]
+        env = BatchedSimpleSpread(config.num_envs, config.num_agents, config.local_ratio, config.max_cycles)
+        obs = env.reset(seed=seeds["env"]).to(torch.float32)
+        action_generator = torch.Generator().manual_seed(seeds["actions"])
+        minibatch_generator = torch.Generator().manual_seed(seeds["minibatches"])
+        recorder = TraceRecorder(config, flatten_params(actors[0]).numel(), obs.shape[-1])
+        history = []
+        for phase in tqdm(range(config.num_updates + 1), desc=f"PPO seed {config.seed}", disable=None):
+            phase_start = time.perf_counter()
+            recorder.record_params(phase, learners)
+            rollout, obs = collect_rollout(env, actors, obs, config.num_steps,
+                                           torch.from_numpy(reward_weights), action_generator)
+            recorder.record_rollout(phase, rollout)
+            if phase == config.num_updates:
+                final_return = mean_episode_return(rollout.env_rewards, rollout.dones)
+                break
+            diagnostics = update_learners(learners, rollout, config, minibatch_generator)
+            seconds = time.perf_counter() - phase_start
+            history.append({
+                "update": phase,
+                "episode_return": mean_episode_return(rollout.env_rewards, rollout.dones),
+                "training_return": mean_episode_return(rollout.rewards, rollout.dones),
+                **diagnostics,
+                "steps_per_second": config.batch_size / seconds,
+                "seconds": seconds,
+            })
+    metadata = trace_metadata(config, seeds, history, final_return, normalization)
+    trace = recorder.finish(normalization.obs_mean, normalization.obs_std, reward_weights, metadata)
+    return PPORun(learners, trace, history, final_return, time.perf_counter() - start)
+
+
+def trace_metadata(config: PPOConfig, seeds: dict[str, int], history: list[dict], final_return: float,
+                   normalization: FrozenNormalization) -> dict:
+    """JSON-able metadata of a PPO trace; timings are left out so equal runs give equal metadata."""
+    curve_keys = [key for key in history[0] if key not in ("seconds", "steps_per_second")] if history else []
+    return {
+        "task": "t2",
+        "env": ENV_NAME,
+        "learner": "independent_ppo",
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "derived_seeds": seeds,
+        "package_versions": package_versions(),
+        "feature_names": list(FEATURE_NAMES),
+        "true_weights": true_weights(config.local_ratio).tolist(),
+        "hidden_size": config.hidden_size,
+        "num_actions": NUM_ACTIONS,
+        "observation_normalization": "fixed mean/std of uniform-random-policy rollouts, frozen before training",
+        "critic_value_offset": normalization.value_offset.tolist(),
+        "critic_value_scale": normalization.value_scale.tolist(),
+        "learning_curve": {key: [entry[key] for entry in history] for key in curve_keys},
+        "final_episode_return": final_return,
+    }
