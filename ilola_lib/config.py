@@ -62,6 +62,20 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "t1.inverse.cma_sigma": _positive(),
     "t1.inverse.eta_init": _positive(),
     "t1.inverse.random_draws": _int(1),
+    "t2.seeds": _seeds(),
+    "t2.local_ratio": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1,
+                       "a number in [0, 1]"),
+    "t2.eval_episodes": _int(20),
+    "t2.ppo.num_envs": _int(1),
+    "t2.ppo.num_steps": _int(1),
+    "t2.ppo.num_updates": _int(1),
+    "t2.ppo.learning_rate": _positive(),
+    "t2.ppo.critic_learning_rate": _positive(),
+    "t2.ppo.update_epochs": _int(1),
+    "t2.ppo.num_minibatches": _int(1),
+    "t2.ppo.ent_coef": _non_negative(),
+    "t2.ppo.gamma": _unit_open(),
+    "t2.ppo.hidden_size": _int(1),
 }
 
 
@@ -77,11 +91,13 @@ def _lookup(params: dict, dotted: str) -> Any:
 def validate(params: dict, prefix: str = "") -> dict:
     """Check every schema key under ``prefix`` (all keys if empty); return ``params`` unchanged."""
     for key, (check, expected) in SCHEMA.items():
-        if prefix and not key.startswith(prefix) and key != "profile":
+        if (prefix and not key.startswith(prefix) and key != "profile") or key.split(".")[0] not in params:
             continue
         value = _lookup(params, key)
         if not check(value):
             raise ConfigError(f"params.yaml: {key} must be {expected}, got {value!r}")
+    if "t1" not in params and "t2" not in params:
+        raise ConfigError("params.yaml: no task section (t1, t2) found")
     t1 = params.get("t1", {})
     if (not prefix or prefix.startswith("t1")) and t1:
         num_phases, every = t1["num_phases"], t1["held_out_every"]

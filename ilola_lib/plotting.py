@@ -60,3 +60,19 @@ def grid_heatmaps(panels: dict[str, np.ndarray], title: str, marks: dict[str, tu
 def save_figure(fig, path) -> None:
     """Save as PNG with fixed metadata (no timestamps), atomically."""
     atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=120, metadata={"Software": None}))
+
+
+def learning_curves_figure(curves: np.ndarray, baselines: dict[str, float], title: str):
+    """Per-seed learning curves ``[seeds, K+1]`` (mean and range) with horizontal baseline lines."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    updates = np.arange(curves.shape[1])
+    ax.fill_between(updates, curves.min(0), curves.max(0), alpha=0.25, label="range over seeds")
+    ax.plot(updates, curves.mean(0), label="trained (mean over seeds)")
+    for (name, value), style in zip(baselines.items(), ("--", ":", "-.")):
+        ax.axhline(value, linestyle=style, color="k", label=name)
+    ax.set_xlabel("update k")
+    ax.set_ylabel("mean per-agent episode return")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

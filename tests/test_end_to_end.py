@@ -31,7 +31,7 @@ def _finite_numbers(node):
 
 def _copy_repo(destination: Path) -> None:
     # pipeline outputs (executed notebooks, the built book, DVC's cache) are not copied
-    ignore_outputs = {"book": shutil.ignore_patterns("_build", "t1", "*.ipynb"),
+    ignore_outputs = {"book": shutil.ignore_patterns("_build", "t1", "t2", "*.ipynb"),
                       ".dvc": shutil.ignore_patterns("tmp", "cache")}
     for name in COPIED:
         source = ROOT / name
@@ -57,6 +57,10 @@ def test_dvc_repro_and_book_build_on_the_smoke_profile(tmp_path):
         "results/t1/summary.json", "results/t1/table.md", "results/t1/fig1_kl.png", "results/t1/fig2_rewards.png",
         "book/t1_summary.ipynb", "book/_build/html/index.html", "book/_build/html/t1_summary.html",
         "book/_build/html/method.html", "book/poster_vs_artifact.ipynb", "book/_build/html/poster_vs_artifact.html"]
+    t2_seeds = yaml.safe_load((tmp_path / "params.yaml").read_text())["t2"]["seeds"]
+    expected += [f"data/t2/seed_{s}/trace.npz" for s in t2_seeds] + [f"results/t2/learners/seed_{s}.json" for s in t2_seeds]
+    expected += ["results/t2/learners.json", "results/t2/fig_learning_curves.png", "book/t2_learners.ipynb",
+                 "book/_build/html/t2_learners.html"]
     for path in expected:
         assert (tmp_path / path).is_file(), f"missing pipeline output {path}"
     summary = json.loads((tmp_path / "results/t1/summary.json").read_text())
@@ -65,6 +69,8 @@ def test_dvc_repro_and_book_build_on_the_smoke_profile(tmp_path):
                 "ilogel_matched_lola", "ilola_matched_lola"):
         assert {"kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine"} <= set(summary["methods"][key])
     assert all(math.isfinite(x) for x in _finite_numbers(summary))
+    learners = json.loads((tmp_path / "results/t2/learners.json").read_text())
+    assert learners["seeds"] == t2_seeds and all(math.isfinite(x) for x in _finite_numbers(learners))
     for notebook in (tmp_path / "book").rglob("*.ipynb"):
         cells = json.loads(notebook.read_text())["cells"]
         assert not any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
