@@ -14,10 +14,10 @@ import torch
 
 from ilola_lib.envs.gridworld import GridWorldGame, make_gridworld
 from ilola_lib.inverse.evaluation import baseline_kls, recovered_kl
-from ilola_lib.inverse.learner_models import GradientLearnerModel, SoftPolicyIterationModel
+from ilola_lib.inverse.gradient_methods import fit_gradient_methods
+from ilola_lib.inverse.learner_models import SoftPolicyIterationModel
 from ilola_lib.inverse.ma_lfl import fit_ma_lfl
-from ilola_lib.inverse.policy_fit import TabularDivergence, fit_nuisance, fit_weights_and_nuisance
-from ilola_lib.inverse.stage_a import fit_logel
+from ilola_lib.inverse.policy_fit import TabularDivergence, fit_nuisance
 from ilola_lib.learners.gradient import feature_jacobians, lola_tensors, run_gradient_learners
 from ilola_lib.learners.tabular import (DTYPE, GameTensors, feature_expectations, logits_from_policies,
                                         policies_from_logits, run_ma_spi, soft_q_parts, state_distribution)
@@ -97,41 +97,10 @@ def gradient_tensors(tensors: GameTensors, logits: torch.Tensor) -> tuple[torch.
 def evaluate_gradient_methods(game: GridWorldGame, trace: TabularTrace, jacobians: torch.Tensor,
                               lola: torch.Tensor, fit_pairs, held_pairs, rng, settings: dict,
                               seed: int) -> dict[str, dict]:
-    """I-LOGEL Stage A, I-LOLA Stage B and its η = 0 ablation on one trace, with held-out KLs."""
-    theta = _flat_logits(trace.logits)
-    deltas = (theta[1:] - theta[:-1]).numpy()
-    divergence = _divergence(trace)
-    no_update = theta[:-1]
-    naive = GradientLearnerModel(theta[:-1], jacobians, coupled=False)
-    coupled = GradientLearnerModel(theta[:-1], jacobians, lola, coupled=True)
-    draws = settings["random_draws"]
-
-    stage_a = [fit_logel(deltas[fit_pairs, i], jacobians[fit_pairs, i].numpy(), rng, settings["logel_restarts"])
-               for i in range(trace.logits.shape[1])]
-    omega_a = np.array([omega for omega, _, _ in stage_a])
-    log_alpha_a = np.log([np.median(steps[steps > 0]) if (steps > 0).any() else 1.0 for _, steps, _ in stage_a])
-    fit_a = fit_nuisance(naive.subset(fit_pairs), divergence.subset(fit_pairs), omega_a, log_alpha_a)
-
-    baselines = {False: baseline_kls(naive, divergence, fit_pairs, held_pairs, game.true_weights, fit_a.nuisance,
-                                     no_update, rng, draws)}
-    results = {"ilogel": {**baselines[False], **recovered_kl(naive, divergence, held_pairs, fit_a),
-                          **recovery_scores(game, omega_a)}}
-    for key, model, nuisance_init in (
-        ("ilola", coupled, np.append(fit_a.nuisance, np.log(settings["eta_init"]))),
-        ("ilola_eta0", naive, fit_a.nuisance),
-    ):
-        fitted = fit_weights_and_nuisance(model.subset(fit_pairs), divergence.subset(fit_pairs), omega_a,
-                                          nuisance_init, seed, settings["cma_generations"],
-                                          settings["cma_popsize"], settings["cma_sigma"])
-        if model.coupled not in baselines:
-            baselines[model.coupled] = baseline_kls(model, divergence, fit_pairs, held_pairs, game.true_weights,
-                                                    fitted.nuisance, no_update, rng, draws)
-        results[key] = {**baselines[model.coupled], **recovered_kl(model, divergence, held_pairs, fitted),
-                        **recovery_scores(game, fitted.omega), "fit_loss": fitted.loss,
-                        "cma_fit_loss": fitted.cma_loss}
-        if model.coupled:
-            results[key]["eta"] = float(np.exp(fitted.nuisance[-1]))
-    return results
+    """I-LOGEL Stage A, I-LOLA Stage B and its η = 0 ablation on one exact T1 trace."""
+    return fit_gradient_methods(_flat_logits(trace.logits), jacobians, lola, _divergence(trace), fit_pairs,
+                                held_pairs, game.true_weights, lambda omega: recovery_scores(game, omega),
+                                rng, settings, seed)
 
 
 def true_returns(tensors: GameTensors, logits: torch.Tensor, weights: torch.Tensor) -> list[list[float]]:
