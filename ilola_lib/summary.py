@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ilola_lib.metrics import bootstrap_ci
 
 KL_KEYS = ("kl_1a", "kl_1b", "kl_0", "kl_rand")
@@ -52,7 +50,3 @@ def markdown_table(methods: dict, columns: tuple[str, ...]) -> str:
         lines.append(f"| `{key}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
-
-def seed_values(seed_metrics: list[dict], method: str, name: str) -> np.ndarray:
-    """One metric of one method across seeds."""
-    return np.array([m["methods"][method][name] for m in seed_metrics], dtype=float)

@@ -6,7 +6,7 @@ import pytest
 from ilola_lib.config import ConfigError, load_params, validate
 from ilola_lib.io import load_arrays, save_arrays, write_json
 from ilola_lib.metrics import bootstrap_ci, kl_categorical, kl_diagonal_gaussian
-from ilola_lib.traces import split_pairs
+from ilola_lib.traces import TabularTrace, split_pairs
 
 import torch
 
@@ -57,6 +57,18 @@ def test_npz_roundtrip_and_truncated_file_error(tmp_path):
         load_arrays(path)
     with pytest.raises(TypeError):
         save_arrays(tmp_path / "bad.npz", {"b": np.array([object()])})
+
+
+def test_tabular_trace_roundtrip(tmp_path):
+    rng = np.random.default_rng(0)
+    policies = rng.dirichlet(np.ones(5), size=(3, 2, 4))
+    weights = rng.dirichlet(np.ones(4), size=3)
+    trace = TabularTrace(np.log(policies), policies, weights)
+    trace.save(tmp_path / "trace.npz")
+    loaded = TabularTrace.load(tmp_path / "trace.npz")
+    for name in ("logits", "policies", "state_weights"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(trace, name))
+    assert loaded.num_phases == 2
 
 
 def test_json_is_byte_identical_for_equal_data(tmp_path):
