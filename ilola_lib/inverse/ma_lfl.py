@@ -16,21 +16,20 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 import scipy.sparse
+import torch
 
 from ilola_lib.envs.gridworld import GridWorldGame
+from ilola_lib.learners.tabular import marginalise_other
 
 
-def _marginalise(game: GridWorldGame, values: np.ndarray, policies: np.ndarray, agent: int) -> np.ndarray:
-    """``E_{a_-i~π_-i}[values(s, a_0, a_1, …)]`` as ``[S, A_i, …]``."""
-    other = policies[1 - agent]
-    if agent == 0:
-        return np.einsum("sab...,sb->sa...", values, other)
-    return np.einsum("sab...,sa->sb...", values, other)
+def _marginalise(values: np.ndarray, policies: np.ndarray, agent: int) -> np.ndarray:
+    """:func:`ilola_lib.learners.tabular.marginalise_other` on numpy arrays: ``[S, A_i, …]``."""
+    return marginalise_other(torch.as_tensor(values), torch.as_tensor(policies), agent).numpy()
 
 
 def marginal_features(game: GridWorldGame, policies: np.ndarray, agent: int) -> np.ndarray:
     """``φ̄_i(s, a_i)`` as ``[S, A, q]`` under the other agent's policy in ``policies [N, S, A]``."""
-    return _marginalise(game, game.features[agent], policies, agent)
+    return _marginalise(game.features[agent], policies, agent)
 
 
 def shaping_matrix(game: GridWorldGame, policies: np.ndarray, agent: int) -> scipy.sparse.csr_matrix:
@@ -52,7 +51,7 @@ def lfl_targets(game: GridWorldGame, policies: np.ndarray, next_policies: np.nda
     """``Y_i(s, a_i)`` of the MA-LfL identity as ``[S, A]`` for the pair ``π^k → π^{k+1}``."""
     own, own_next = policies[agent], next_policies[agent]
     divergence = (own * (np.log(own) - np.log(own_next))).sum(-1)  # KL(π_i^k ‖ π_i^{k+1}) per state
-    expected = _marginalise(game, divergence[game.next_state], policies, agent)
+    expected = _marginalise(divergence[game.next_state], policies, agent)
     return alpha * np.log(own_next) + alpha * game.gamma * expected
 
 

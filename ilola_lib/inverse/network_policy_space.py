@@ -29,16 +29,20 @@ class CategoricalNetworkDivergence:
         next_params: the observed ``θ^{k+1}`` as ``[K, N, d]``.
     """
 
-    def __init__(self, templates: Sequence[nn.Module], observations: torch.Tensor, next_params: torch.Tensor):
+    def __init__(self, templates: Sequence[nn.Module], observations: torch.Tensor, next_params: torch.Tensor,
+                 observed_log_probs: torch.Tensor | None = None):
         self.templates, self.observations, self.next_params = list(templates), observations, next_params
-        with torch.no_grad():
-            self.observed_log_probs = torch.stack([
-                torch.stack([torch.log_softmax(actor_logits(t, next_params[k, i], observations[k, i]), -1)
-                             for i, t in enumerate(self.templates)])
-                for k in range(observations.shape[0])])  # [K, N, M, A]
+        if observed_log_probs is None:
+            with torch.no_grad():
+                observed_log_probs = torch.stack([
+                    torch.stack([torch.log_softmax(actor_logits(t, next_params[k, i], observations[k, i]), -1)
+                                 for i, t in enumerate(self.templates)])
+                    for k in range(observations.shape[0])])
+        self.observed_log_probs = observed_log_probs  # [K, N, M, A]
 
     def subset(self, pairs) -> "CategoricalNetworkDivergence":
-        return CategoricalNetworkDivergence(self.templates, self.observations[pairs], self.next_params[pairs])
+        return CategoricalNetworkDivergence(self.templates, self.observations[pairs], self.next_params[pairs],
+                                            self.observed_log_probs[pairs])
 
     def __call__(self, predicted: torch.Tensor) -> torch.Tensor:
         """``[P, K, N]`` for predicted parameters ``[P, K, N, d]``."""

@@ -29,6 +29,7 @@ class TabularDivergence:
     def __init__(self, observed_next: torch.Tensor, state_weights: torch.Tensor):
         self.observed_next, self.state_weights = observed_next, state_weights
         self._weighted = observed_next * state_weights[:, None, :, None]  # w(s) π(a|s)
+        self._support = self._weighted > 0
         self._weighted_negentropy = torch.einsum(
             "knsa->kn", torch.where(observed_next > 0, self._weighted * torch.log(observed_next), 0.0))
 
@@ -43,7 +44,7 @@ class TabularDivergence:
         """
         shaped = logits.reshape(*logits.shape[:3], *self.observed_next.shape[-2:])
         log_q = torch.log_softmax(shaped, dim=-1)
-        cross = torch.where(self._weighted > 0, self._weighted * log_q, 0.0).sum(dim=(-2, -1))
+        cross = torch.where(self._support, self._weighted * log_q, 0.0).sum(dim=(-2, -1))
         return (self._weighted_negentropy - cross).clamp_min(0.0)
 
 
