@@ -62,6 +62,7 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "t1.inverse.cma_sigma": _positive(),
     "t1.inverse.eta_init": _positive(),
     "t1.inverse.random_draws": _int(1),
+    "t1.inverse.lbfgs_iterations": _int(1),
     "t2.seeds": _seeds(),
     "t2.local_ratio": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1,
                        "a number in [0, 1]"),
@@ -76,6 +77,19 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "t2.ppo.ent_coef": _non_negative(),
     "t2.ppo.gamma": _unit_open(),
     "t2.ppo.hidden_size": _int(1),
+    "t2.workers": _int(1),
+    "t2.inverse.held_out_every": _int(2),
+    "t2.inverse.states_per_pair": _int(2),
+    "t2.inverse.fit_pair_stride": _int(1),
+    "t2.inverse.logel_restarts": _int(0),
+    "t2.inverse.cma_generations": _int(1),
+    "t2.inverse.cma_popsize": _int(4),
+    "t2.inverse.cma_sigma": _positive(),
+    "t2.inverse.eta_init": _positive(),
+    "t2.inverse.random_draws": _int(1),
+    "t2.inverse.lbfgs_iterations": _int(1),
+    "t2.inverse.ma_lfl.potential_degree": (lambda v: v in (1, 2), "1 (linear) or 2 (quadratic)"),
+    "t2.inverse.ma_lfl.rollouts": _int(1),
 }
 
 
@@ -104,6 +118,12 @@ def validate(params: dict, prefix: str = "") -> dict:
         if num_phases < every:
             raise ConfigError(f"params.yaml: t1.num_phases ({num_phases}) must be ≥ t1.held_out_every "
                               f"({every}) so that at least one update pair is held out")
+    t2 = params.get("t2", {})
+    if (not prefix or prefix.startswith("t2")) and t2:
+        num_updates, every = t2["ppo"]["num_updates"], t2["inverse"]["held_out_every"]
+        if num_updates < 2 * every:
+            raise ConfigError(f"params.yaml: t2.ppo.num_updates ({num_updates}) must be ≥ 2 × "
+                              f"t2.inverse.held_out_every ({every}) so that pairs are both fitted and held out")
     return params
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -64,14 +66,75 @@ def save_figure(fig, path) -> None:
 
 def learning_curves_figure(curves: np.ndarray, baselines: dict[str, float], title: str):
     """Per-seed learning curves ``[seeds, K+1]`` (mean and range) with horizontal baseline lines."""
+    return induced_curves_figure({"trained (mean over seeds, band: range)": curves}, baselines, title)
+
+
+def induced_curves_figure(curves: dict[str, np.ndarray], baselines: dict[str, float], title: str):
+    """Per label, the mean over seeds of its learning curves ``[seeds, K+1]`` (true return of each batch)
+    with a band from the minimum to the maximum over seeds; each baseline a horizontal line."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    updates = np.arange(curves.shape[1])
-    ax.fill_between(updates, curves.min(0), curves.max(0), alpha=0.25, label="range over seeds")
-    ax.plot(updates, curves.mean(0), label="trained (mean over seeds)")
-    for (name, value), style in zip(baselines.items(), ("--", ":", "-.")):
+    for label, values in curves.items():
+        values = np.asarray(values, dtype=float)
+        updates = np.arange(values.shape[1])
+        (line,) = ax.plot(updates, values.mean(0), label=label, linewidth=1.2)
+        ax.fill_between(updates, values.min(0), values.max(0), alpha=0.2, color=line.get_color(), linewidth=0)
+    for (name, value), style in zip(baselines.items(), itertools.cycle(("--", ":", "-."))):
         ax.axhline(value, linestyle=style, color="k", label=name)
     ax.set_xlabel("update k")
     ax.set_ylabel("mean per-agent episode return")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _unit_rows(weights: np.ndarray) -> np.ndarray:
+    """``weights`` ``[..., q]`` with every row scaled to unit Euclidean norm."""
+    weights = np.asarray(weights, dtype=float)
+    return weights / np.linalg.norm(weights, axis=-1, keepdims=True)
+
+
+def weights_figure(true_weights: np.ndarray, recovered: dict[str, np.ndarray], feature_names):
+    """One panel per agent, grouped bars per feature: the unit true ``ω*_i`` (``true_weights`` ``[N, q]``)
+    and, per method, the mean over seeds of its unit ``ω̂_i`` (``recovered[method]`` ``[seeds, N, q]``)
+    with min–max error bars over seeds."""
+    truth = _unit_rows(true_weights)
+    num_agents, num_features = truth.shape
+    fig, axes = plt.subplots(1, num_agents, figsize=(3.2 * num_agents + 1.0, 3.6), sharey=True, squeeze=False)
+    width = 0.8 / (1 + len(recovered))
+    x = np.arange(num_features)
+    for agent, ax in enumerate(axes[0]):
+        ax.bar(x - 0.4 + width / 2, truth[agent], width, color="k", label="true ω*")
+        for offset, (method, weights) in enumerate(recovered.items(), start=1):
+            per_seed = _unit_rows(weights)[:, agent]
+            mean = per_seed.mean(0)
+            errors = np.vstack([mean - per_seed.min(0), per_seed.max(0) - mean])
+            ax.bar(x - 0.4 + (offset + 0.5) * width, mean, width, yerr=errors, capsize=2, label=method)
+        ax.axhline(0.0, color="k", linewidth=0.5)
+        ax.set_xticks(x, feature_names, rotation=40, ha="right", fontsize=8)
+        ax.set_title(f"agent {agent}", fontsize=9)
+    axes[0, 0].set_ylabel("unit-norm weight")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", ncol=1 + len(recovered), fontsize=8)
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.9))
+    return fig
+
+
+def per_agent_scatter_figure(values: dict[str, np.ndarray], ylabel: str, title: str, threshold: float | None = None):
+    """Per method (x groups), one point per seed and agent of ``values[method]`` ``[seeds, N]``, coloured by
+    agent; an optional horizontal ``threshold`` line."""
+    names = list(values)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(names) + 2), 3.6))
+    num_agents = np.asarray(next(iter(values.values()))).shape[1]
+    offsets = np.linspace(-0.25, 0.25, num_agents)
+    for agent in range(num_agents):
+        for position, name in enumerate(names):
+            per_seed = np.asarray(values[name], dtype=float)[:, agent]
+            ax.scatter(np.full(len(per_seed), position + offsets[agent]), per_seed, s=18, color=f"C{agent}",
+                       label=f"agent {agent}" if position == 0 else None)
+    if threshold is not None:
+        ax.axhline(threshold, linestyle="--", color="k", linewidth=0.8, label=f"target {threshold:g}")
+    ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -21,7 +21,9 @@ TASK_METHODS = {"t1": ("ma_lfl", "ma_lfl_exact", "ilola"), "t2": ("ilola", "ilog
 WHY = {
     "t1": "The poster's learners barely moved, so every KL was tiny. Here MA-SPI learns for K phases "
           "from random policies: read KL(1a)/KL(1b) against KL(0), the cost of predicting no update.",
-    "t2": "Poster PPO learners ran a handful of updates and ended worse than random.",
+    "t2": "The poster's PPO learners ran a handful of updates and ended worse than random. Here the PPO "
+          "learners train for K updates and end better than both random and no-op actions, so their "
+          "policies move: read KL(1b) against KL(0), the cost of predicting no update.",
     "t3": "Poster MultiWalker numbers came from a dummy stand-in environment.",
 }
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import yaml
 
 from ilola_lib.config import load_params
-from ilola_lib.experiments import t1
+from ilola_lib.experiments import t1, t2_inverse
+from ilola_lib.experiments.t2 import ppo_config
+from ilola_lib.learners.ppo import train_ppo
 from ilola_lib.io import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +63,9 @@ def test_dvc_repro_and_book_build_on_the_smoke_profile(tmp_path):
     expected += [f"data/t2/seed_{s}/trace.npz" for s in t2_seeds] + [f"results/t2/learners/seed_{s}.json" for s in t2_seeds]
     expected += ["results/t2/learners.json", "results/t2/fig_learning_curves.png", "book/t2_learners.ipynb",
                  "book/_build/html/t2_learners.html"]
+    expected += [f"results/t2/{stage}/seed_{s}.json" for s in t2_seeds for stage in ("inverse", "induced")]
+    expected += ["results/t2/summary.json", "results/t2/table.md", "results/t2/fig3_kl.png", "results/t2/fig_weights.png",
+                 "results/t2/fig_induced.png", "book/t2_mpe.ipynb", "book/_build/html/t2_mpe.html"]
     for path in expected:
         assert (tmp_path / path).is_file(), f"missing pipeline output {path}"
     summary = json.loads((tmp_path / "results/t1/summary.json").read_text())
@@ -71,6 +76,12 @@ def test_dvc_repro_and_book_build_on_the_smoke_profile(tmp_path):
     assert all(math.isfinite(x) for x in _finite_numbers(summary))
     learners = json.loads((tmp_path / "results/t2/learners.json").read_text())
     assert learners["seeds"] == t2_seeds and all(math.isfinite(x) for x in _finite_numbers(learners))
+    t2_summary = json.loads((tmp_path / "results/t2/summary.json").read_text())
+    assert t2_summary["profile"] == "smoke" and t2_summary["seeds"] == t2_seeds
+    assert {"return_trained", "return_random"} <= set(t2_summary["learners"])
+    for key in ("ilola", "ilola_eta0", "ilogel", "ma_lfl"):
+        assert {"kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine", "induced_normalized"} <= set(t2_summary["methods"][key])
+    assert all(math.isfinite(x) for x in _finite_numbers(t2_summary))
     for notebook in (tmp_path / "book").rglob("*.ipynb"):
         cells = json.loads(notebook.read_text())["cells"]
         assert not any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
@@ -84,4 +95,12 @@ def test_same_seed_gives_byte_identical_metrics_whatever_the_worker_count(tmp_pa
     config = load_params(ROOT / "profiles" / "smoke.yaml")["t1"]
     write_json(tmp_path / "a.json", t1.run_seed(config, 0, workers=1))
     write_json(tmp_path / "b.json", t1.run_seed(config, 0, workers=2))
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_t2_inverse_metrics_are_byte_identical_for_the_same_seed(tmp_path):
+    config = load_params(ROOT / "profiles" / "smoke.yaml")["t2"]
+    trace = train_ppo(ppo_config(config, 0)).trace
+    for name in ("a.json", "b.json"):
+        write_json(tmp_path / name, t2_inverse.invert_seed(config, 0, trace)[0])
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()

@@ -293,6 +293,25 @@ class BatchedSimpleSpread:
         rng_copy.bit_generator.state = raw_env.np_random.bit_generator.state
         self._rngs[env_index] = rng_copy
 
+    def set_state(self, agent_pos: torch.Tensor, agent_vel: torch.Tensor, landmark_pos: torch.Tensor,
+                  steps: torch.Tensor) -> None:
+        """Put every env into the given state: ``agent_pos``/``agent_vel`` ``[E, N, 2]``, ``landmark_pos``
+        ``[E, L, 2]`` and the step counters ``steps [E]`` (the episode ends when they reach ``max_cycles``).
+
+        Envs that were never reset share one fixed-seed generator, so that automatic resets stay
+        deterministic (and putting many envs into observed states stays cheap).
+        """
+        shapes = (agent_pos.shape, agent_vel.shape, landmark_pos.shape, tuple(steps.shape))
+        expected = ((self.num_envs, self.num_agents, 2),) * 2 + ((self.num_envs, self.num_landmarks, 2), (self.num_envs,))
+        if shapes != expected:
+            raise ValueError(f"state shapes {shapes} do not match this batch's {expected}")
+        if self._rngs is None:
+            self._rngs = [np.random.default_rng(0)] * self.num_envs
+        self.agent_pos = agent_pos.to(**self._options).clone()
+        self.agent_vel = agent_vel.to(**self._options).clone()
+        self.landmark_pos = landmark_pos.to(**self._options).clone()
+        self.steps = steps.to(device=self.device, dtype=torch.int64).clone()
+
     def _reset_envs(self, env_indices: torch.Tensor) -> None:
         """Draw fresh episodes for the envs in ``env_indices`` ``[K]`` from their generators."""
         assert self._rngs is not None
@@ -331,6 +350,17 @@ class BatchedSimpleSpread:
             speed = velocity.square().sum(-1, keepdim=True).sqrt()
             velocity = torch.where(speed > MAX_SPEED, velocity / speed * MAX_SPEED, velocity)
         self.agent_vel = velocity
+
+
+def state_from_observations(observations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Agent positions and velocities ``[..., N, 2]`` and landmark positions ``[..., L, 2]`` read off
+    the joint observation ``[..., N, obs_dim]`` (each agent observes its own ``v_i``, ``p_i`` and
+    ``landmark_l − p_i``), the inverse of :meth:`BatchedSimpleSpread.observe`."""
+    observations = torch.as_tensor(observations, dtype=torch.float64)
+    num_landmarks = observations.shape[-2]
+    agent_vel, agent_pos = observations[..., 0:2], observations[..., 2:4]
+    landmark_offsets = observations[..., 0, 4:4 + 2 * num_landmarks].reshape(*observations.shape[:-2], num_landmarks, 2)
+    return agent_pos, agent_vel, landmark_offsets + agent_pos[..., 0:1, :]
 
 
 def _check_mpe_compatible(raw_env: Any, batched: BatchedSimpleSpread) -> None:
@@ -372,3 +402,33 @@ def _check_mpe_compatible(raw_env: Any, batched: BatchedSimpleSpread) -> None:
             mismatches.append(f"{name}: mpe2 has {found!r}, batched env assumes {wanted!r}")
     if mismatches:
         raise ValueError("incompatible mpe2 env: " + "; ".join(mismatches))
+
+
+def joint_actions(num_agents: int = NUM_AGENTS, num_actions: int = NUM_ACTIONS) -> torch.Tensor:
+    """Every joint action ``[A^N, N]`` in lexicographic order (agent 0 slowest)."""
+    grids = torch.meshgrid(*[torch.arange(num_actions)] * num_agents, indexing="ij")
+    return torch.stack([grid.reshape(-1) for grid in grids], dim=-1)
+
+
+def lookahead_all_joint_actions(joint_observations: torch.Tensor, steps: torch.Tensor, local_ratio: float,
+                                max_cycles: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step from each state under every joint action (simple_spread is deterministic).
+
+    Args:
+        joint_observations: states as joint observations ``[M, N, obs_dim]``.
+        steps: each state's step counter within its episode ``[M]``.
+
+    Returns:
+        features ``[M, J, N, q]`` and next observations ``[M, J, N, obs_dim]`` for the joint actions of
+        :func:`joint_actions` (``J = A^N``), and ``ends [M]``: the step ends the episode.
+    """
+    num_states, num_agents = joint_observations.shape[:2]
+    actions = joint_actions(num_agents)
+    num_joint = len(actions)
+    env = BatchedSimpleSpread(num_states * num_joint, num_agents, local_ratio, max_cycles)
+    state = [part.repeat_interleave(num_joint, dim=0) for part in state_from_observations(joint_observations)]
+    env.set_state(*state, torch.as_tensor(steps).repeat_interleave(num_joint))
+    step = env.step(actions.repeat(num_states, 1))
+    shape = (num_states, num_joint, num_agents)
+    return (step.features.reshape(*shape, -1), step.final_observations.reshape(*shape, -1),
+            step.dones.reshape(num_states, num_joint)[:, 0])

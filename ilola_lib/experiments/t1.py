@@ -98,7 +98,8 @@ def evaluate_gradient_methods(game: GridWorldGame, trace: TabularTrace, jacobian
                               lola: torch.Tensor, fit_pairs, held_pairs, rng, settings: dict,
                               seed: int) -> dict[str, dict]:
     """I-LOGEL Stage A, I-LOLA Stage B and its η = 0 ablation on one exact T1 trace."""
-    return fit_gradient_methods(_flat_logits(trace.logits), jacobians, lola, _divergence(trace), fit_pairs,
+    logits = _flat_logits(trace.logits)
+    return fit_gradient_methods(logits[:-1], logits[1:], jacobians, lola, _divergence(trace), fit_pairs,
                                 held_pairs, game.true_weights, lambda omega: recovery_scores(game, omega),
                                 rng, settings, seed)
 

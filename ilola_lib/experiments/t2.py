@@ -1,13 +1,10 @@
-"""T2 learners: independent PPO on simple_spread, trained and evaluated per seed (issue 3, first stage).
-
-The later T2 stages (inversion, induced return, report) will read the learning trace this stage writes.
-"""
+"""T2 learners: independent PPO on simple_spread, trained and evaluated per seed (design §4)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ilola_lib.learners.evaluation import EVALUATION_FIRST_EPISODE_SEED, evaluate_against_baselines
+from ilola_lib.learners.mpe_evaluation import EVALUATION_FIRST_EPISODE_SEED, evaluate_against_baselines
 from ilola_lib.learners.ppo import PPOConfig, train_ppo
 from ilola_lib.metrics import bootstrap_ci
 from ilola_lib.neural_traces import NeuralTrace
@@ -65,3 +62,4 @@ def summarize_learners(seed_metrics: list[dict], profile: str) -> dict:
 def learning_curves(seed_metrics: list[dict]) -> np.ndarray:
     """``[seeds, K+1]`` mean per-agent return of each ``D_k``."""
     return np.array([m["learning_curve"] for m in seed_metrics])
+

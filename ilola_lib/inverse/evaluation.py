@@ -25,13 +25,15 @@ def random_unit_weights(rng: np.random.Generator, draws: int, num_agents: int, q
 
 
 def baseline_kls(model, divergence, fit_pairs, held_pairs, true_omega: np.ndarray, nuisance_init: np.ndarray,
-                 no_update_logits, rng: np.random.Generator, random_draws: int) -> dict[str, float]:
-    """KL(1a), KL(0) and KL(rand) on ``held_pairs`` for one learner model."""
+                 no_update_logits, rng: np.random.Generator, random_draws: int,
+                 max_iterations: int = 200) -> dict[str, float]:
+    """KL(1a), KL(0) and KL(rand) on ``held_pairs`` for one learner model (nuisance fits: at most
+    ``max_iterations`` L-BFGS iterations)."""
     fit_model, fit_divergence = model.subset(fit_pairs), divergence.subset(fit_pairs)
     held_model, held_divergence = model.subset(held_pairs), divergence.subset(held_pairs)
-    truth = fit_nuisance(fit_model, fit_divergence, true_omega, nuisance_init)
+    truth = fit_nuisance(fit_model, fit_divergence, true_omega, nuisance_init, max_iterations=max_iterations)
     draws = random_unit_weights(rng, random_draws, *true_omega.shape)
-    random_fits = fit_nuisance(fit_model, fit_divergence, draws, nuisance_init)
+    random_fits = fit_nuisance(fit_model, fit_divergence, draws, nuisance_init, max_iterations=max_iterations)
     no_update = PolicyFit(true_omega, np.zeros(0), np.nan)
     return {
         "kl_1a": held_out_kl(held_model, held_divergence, truth),

@@ -1,8 +1,9 @@
 """I-LOGEL (Stage A), I-LOLA (Stage B) and its η = 0 ablation on one learning trace, with held-out KLs.
 
-Shared by every task: the trace enters as parameter snapshots ``θ [K+1, N, d]``, the tensors ``Ψ_ii``
-``[K, N, d, q]`` and ``T`` ``[K, N, N, d, q, q]`` at ``θ^0 … θ^{K−1}`` (exact on T1, estimated from the
-batches on T2/T3) and a policy-space divergence over the pairs ``k → k+1``.
+Shared by every task: the trace enters as update pairs ``k → k+1`` — parameters before and after,
+``θ^k`` and ``θ^{k+1}`` ``[K, N, d]`` —, the tensors ``Ψ_ii`` ``[K, N, d, q]`` and ``T``
+``[K, N, N, d, q, q]`` at ``θ^k`` (exact on T1, estimated from the batches on T2/T3) and a policy-space
+divergence over the same pairs. ``fit_pairs`` and ``held_pairs`` index these ``K`` pairs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from ilola_lib.inverse.policy_fit import fit_nuisance, fit_weights_and_nuisance
 from ilola_lib.inverse.stage_a import fit_logel
 
 
-def fit_gradient_methods(theta: torch.Tensor, jacobians: torch.Tensor, lola: torch.Tensor, divergence,
+def fit_gradient_methods(theta: torch.Tensor, next_theta: torch.Tensor, jacobians: torch.Tensor,
+                         lola: torch.Tensor, divergence,
                          fit_pairs, held_pairs, true_weights: np.ndarray, recovery: Callable[[np.ndarray], dict],
                          rng: np.random.Generator, settings: dict, seed: int) -> dict[str, dict]:
     """Metrics of ``ilogel``, ``ilola`` and ``ilola_eta0``.
@@ -26,20 +28,20 @@ def fit_gradient_methods(theta: torch.Tensor, jacobians: torch.Tensor, lola: tor
     Stage A fits ``Δθ`` on the fit pairs (design §5.2); its ``ω̂`` starts Stage B, which fits in policy
     space with CMA-ES (design §5.3). ``recovery(ω̂)`` scores recovered weights (cosine, EPIC, …).
     """
-    deltas = (theta[1:] - theta[:-1]).numpy()
-    no_update = theta[:-1]
-    naive = GradientLearnerModel(theta[:-1], jacobians, coupled=False)
-    coupled = GradientLearnerModel(theta[:-1], jacobians, lola, coupled=True)
-    draws = settings["random_draws"]
+    deltas = (next_theta - theta).numpy()
+    naive = GradientLearnerModel(theta, jacobians, coupled=False)
+    coupled = GradientLearnerModel(theta, jacobians, lola, coupled=True)
+    draws, iterations = settings["random_draws"], settings["lbfgs_iterations"]
 
     stage_a = [fit_logel(deltas[fit_pairs, i], jacobians[fit_pairs, i].numpy(), rng, settings["logel_restarts"])
                for i in range(theta.shape[1])]
     omega_a = np.array([omega for omega, _, _ in stage_a])
     log_alpha_a = np.log([np.median(steps[steps > 0]) if (steps > 0).any() else 1.0 for _, steps, _ in stage_a])
-    fit_a = fit_nuisance(naive.subset(fit_pairs), divergence.subset(fit_pairs), omega_a, log_alpha_a)
+    fit_a = fit_nuisance(naive.subset(fit_pairs), divergence.subset(fit_pairs), omega_a, log_alpha_a,
+                         max_iterations=iterations)
 
     baselines = {False: baseline_kls(naive, divergence, fit_pairs, held_pairs, true_weights, fit_a.nuisance,
-                                     no_update, rng, draws)}
+                                     theta, rng, draws, iterations)}
     results = {"ilogel": {**baselines[False], **recovered_kl(naive, divergence, held_pairs, fit_a),
                           **recovery(omega_a)}}
     for key, model, nuisance_init in (
@@ -48,10 +50,10 @@ def fit_gradient_methods(theta: torch.Tensor, jacobians: torch.Tensor, lola: tor
     ):
         fitted = fit_weights_and_nuisance(model.subset(fit_pairs), divergence.subset(fit_pairs), omega_a,
                                           nuisance_init, seed, settings["cma_generations"],
-                                          settings["cma_popsize"], settings["cma_sigma"])
+                                          settings["cma_popsize"], settings["cma_sigma"], iterations)
         if model.coupled not in baselines:
             baselines[model.coupled] = baseline_kls(model, divergence, fit_pairs, held_pairs, true_weights,
-                                                    fitted.nuisance, no_update, rng, draws)
+                                                    fitted.nuisance, theta, rng, draws, iterations)
         results[key] = {**baselines[model.coupled], **recovered_kl(model, divergence, held_pairs, fitted),
                         **recovery(fitted.omega), "fit_loss": fitted.loss, "cma_fit_loss": fitted.cma_loss}
         if model.coupled:

@@ -79,7 +79,10 @@ class GradientLearnerModel:
 
 
 class SoftPolicyIterationModel:
-    """MA-SPI learners: ``logits_i^{k+1} = (c_i Q^φ_i(π^k) ω_i + Q^H_i(π^k)) / α``.
+    """MA-SPI learners: ``logits_i^{k+1} = (c_i Q^φ_i(π^k) ω_i + b_i Q^H_i(π^k)) / α``.
+
+    Nuisance: ``log c_i`` per agent, and ``log b_i`` per agent if ``fit_entropy_scale`` (the learners'
+    temperature relative to ``α`` is then unknown too); otherwise ``b_i = 1``.
 
     Args:
         feature_q: soft-evaluation feature Q-values ``[K, N, d, q]`` (own action, other marginalised).
@@ -87,13 +90,16 @@ class SoftPolicyIterationModel:
         alpha: the learners' temperature.
     """
 
-    def __init__(self, feature_q: torch.Tensor, entropy_q: torch.Tensor, alpha: float):
+    def __init__(self, feature_q: torch.Tensor, entropy_q: torch.Tensor, alpha: float,
+                 fit_entropy_scale: bool = False):
         self.feature_q, self.entropy_q, self.alpha = feature_q, entropy_q, alpha
+        self.fit_entropy_scale = fit_entropy_scale
         self.num_agents = feature_q.shape[1]
-        self.nuisance_dim = self.num_agents
+        self.nuisance_dim = self.num_agents * (2 if fit_entropy_scale else 1)
 
     def subset(self, pairs) -> "SoftPolicyIterationModel":
-        return SoftPolicyIterationModel(self.feature_q[pairs], self.entropy_q[pairs], self.alpha)
+        return SoftPolicyIterationModel(self.feature_q[pairs], self.entropy_q[pairs], self.alpha,
+                                        self.fit_entropy_scale)
 
     def predict(self, omega: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
         return self.for_weights(omega)(nuisance)
@@ -101,9 +107,11 @@ class SoftPolicyIterationModel:
     def for_weights(self, omega: torch.Tensor):
         """``predict`` for fixed ``ω [P, N, q]`` (``Q^φ ω`` computed once)."""
         reward_q = torch.einsum("kidq,piq->pkid", self.feature_q, unit_weights(omega))
+        n = self.num_agents
 
         def predict(nuisance: torch.Tensor) -> torch.Tensor:
-            return (torch.exp(nuisance)[:, None, :, None] * reward_q + self.entropy_q) / self.alpha
+            entropy_scale = torch.exp(nuisance[:, n:])[:, None, :, None] if self.fit_entropy_scale else 1.0
+            return (torch.exp(nuisance[:, :n])[:, None, :, None] * reward_q + entropy_scale * self.entropy_q) / self.alpha
 
         return predict
 

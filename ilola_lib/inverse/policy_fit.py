@@ -125,6 +125,24 @@ def fit_nuisance(model, divergence, omega: np.ndarray, nuisance_init: np.ndarray
     return fits[0] if single else fits
 
 
+def _decoder(num_agents: int, q: int):
+    """``x [P, N·q + n_ν]`` → ``(ω [P, N, q], ν [P, n_ν])``."""
+    return lambda x: (x[:, :num_agents * q].reshape(-1, num_agents, q), x[:, num_agents * q:])
+
+
+def stage_b_objective(model, divergence, num_agents: int, q: int):
+    """The CMA-ES objective: ``L`` of a whole population ``x [P, N·q + n_ν]`` in one call → ``[P]``
+    (``inf`` where the prediction overflows)."""
+    decode = _decoder(num_agents, q)
+
+    def batched(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            losses = policy_loss(model, divergence, *decode(_to_torch(x))).numpy()
+        return np.where(np.isfinite(losses), losses, np.inf)
+
+    return batched
+
+
 def fit_weights_and_nuisance(model, divergence, omega_init: np.ndarray, nuisance_init: np.ndarray, seed: int,
                              max_generations: int, popsize: int | None = None, sigma0: float = 0.3,
                              polish_iterations: int = 200) -> PolicyFit:
@@ -134,15 +152,8 @@ def fit_weights_and_nuisance(model, divergence, omega_init: np.ndarray, nuisance
     """
     num_agents, q = omega_init.shape
     split = num_agents * q
-
-    def decode(x: torch.Tensor):
-        return x[:, :split].reshape(-1, num_agents, q), x[:, split:]
-
-    def batched(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            losses = policy_loss(model, divergence, *decode(_to_torch(x))).numpy()
-        return np.where(np.isfinite(losses), losses, np.inf)
-
+    decode = _decoder(num_agents, q)
+    batched = stage_b_objective(model, divergence, num_agents, q)
     unit = omega_init / np.linalg.norm(omega_init, axis=-1, keepdims=True)
     x0 = np.concatenate([unit.reshape(-1), np.asarray(nuisance_init, dtype=float)])
     stds = np.concatenate([np.full(split, 1.0), np.full(len(x0) - split, 3.0)])

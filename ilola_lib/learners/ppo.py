@@ -3,7 +3,7 @@
 Read top to bottom: configuration and seeding, the per-agent networks, the frozen observation
 normaliser, rollouts on :class:`~ilola_lib.envs.simple_spread.BatchedSimpleSpread`, GAE, the PPO
 update and the training loop (which records a :class:`~ilola_lib.neural_traces.NeuralTrace`).
-Evaluation on the real mpe2 environment is in :mod:`ilola_lib.learners.evaluation`.
+Evaluation on the real mpe2 environment is in :mod:`ilola_lib.learners.mpe_evaluation`.
 
 Choices that matter for the inverse problem (design §4–5):
 

@@ -12,6 +12,7 @@ from ilola_lib.envs.simple_spread import (
     NUM_ACTIONS,
     BatchedSimpleSpread,
     observation_dim,
+    state_from_observations,
     true_weights,
     world_reward_features,
 )
@@ -132,6 +133,23 @@ def test_same_seed_gives_identical_trajectories_across_resets():
     first, second, other_seed = rollout(11), rollout(11), rollout(12)
     assert all(torch.equal(a, b) for a, b in zip(first, second))
     assert not torch.equal(first[0], other_seed[0])
+
+
+def test_state_read_off_observations_restarts_the_same_trajectory():
+    source = BatchedSimpleSpread(6)
+    observations = source.reset(seed=3)
+    action_rng = torch.Generator().manual_seed(0)
+    for _ in range(7):
+        observations = source.step(torch.randint(0, NUM_ACTIONS, (6, 3), generator=action_rng)).observations
+    copy = BatchedSimpleSpread(6)
+    copy.set_state(*state_from_observations(observations), source.steps)
+    torch.testing.assert_close(copy.observe(), observations, rtol=0, atol=1e-12)
+    actions = torch.randint(0, NUM_ACTIONS, (6, 3), generator=action_rng)
+    expected, actual = source.step(actions), copy.step(actions)
+    torch.testing.assert_close(actual.features, expected.features, rtol=0, atol=1e-12)
+    torch.testing.assert_close(actual.final_observations, expected.final_observations, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="shapes"):
+        copy.set_state(source.agent_pos[:2], source.agent_vel, source.landmark_pos, source.steps)
 
 
 def test_dones_arrive_every_max_cycles_steps():

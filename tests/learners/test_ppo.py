@@ -16,7 +16,7 @@ from ilola_lib.learners.policies import (
     load_flat_params_,
     num_params,
 )
-from ilola_lib.learners.evaluation import evaluate_against_baselines
+from ilola_lib.learners.mpe_evaluation import evaluate_against_baselines
 from ilola_lib.learners.ppo import PPOConfig, compute_gae, train_ppo
 
 OBS_DIM = observation_dim()

@@ -82,20 +82,29 @@ def evaluate_on_mpe2(choose_actions: ActionChooser, num_episodes: int, first_epi
     return EvaluationResult(float(episode_returns.mean()), float(standard_error), episode_returns)
 
 
+def chooser_seeds(config: PPOConfig, first_episode_seed: int) -> tuple[int, int]:
+    """Action-sampling seeds of the trained actors and of uniform-random actions for one PPO seed."""
+    seeds = np.random.SeedSequence([config.seed, first_episode_seed]).generate_state(2, dtype=np.uint32)
+    return int(seeds[0]), int(seeds[1])
+
+
+def evaluate_trained(actors: list[CategoricalActor], config: PPOConfig, num_episodes: int,
+                     first_episode_seed: int) -> EvaluationResult:
+    """Trained actors *sampling* from their policies (the stochastic policy is what the learners
+    optimised and what the inverse methods model) on mpe2's episode seeds ``first_episode_seed + e``."""
+    with single_threaded_torch():
+        return evaluate_on_mpe2(actor_chooser(actors, chooser_seeds(config, first_episode_seed)[0]), num_episodes,
+                                first_episode_seed, config.local_ratio, config.max_cycles, config.num_agents)
+
+
 def evaluate_against_baselines(actors: list[CategoricalActor], config: PPOConfig, num_episodes: int,
                                first_episode_seed: int) -> dict[str, EvaluationResult]:
-    """``{"trained", "random", "noop"}`` evaluations on the same mpe2 episode seeds.
-
-    The trained actors *sample* from their policies (the stochastic policy is what the learners
-    optimised and what the inverse methods model).
-    """
-    seeds = np.random.SeedSequence([config.seed, first_episode_seed]).generate_state(2, dtype=np.uint32)
-    choosers = {
-        "trained": actor_chooser(actors, int(seeds[0])),
-        "random": uniform_random_chooser(config.num_agents, int(seeds[1])),
-        "noop": noop_chooser(config.num_agents),
-    }
+    """``{"trained", "random", "noop"}`` evaluations on the same mpe2 episode seeds."""
+    random_seed = chooser_seeds(config, first_episode_seed)[1]
+    choosers = {"random": uniform_random_chooser(config.num_agents, random_seed),
+                "noop": noop_chooser(config.num_agents)}
     with single_threaded_torch():
-        return {name: evaluate_on_mpe2(chooser, num_episodes, first_episode_seed, config.local_ratio,
-                                       config.max_cycles, config.num_agents)
-                for name, chooser in choosers.items()}
+        baselines = {name: evaluate_on_mpe2(chooser, num_episodes, first_episode_seed, config.local_ratio,
+                                            config.max_cycles, config.num_agents)
+                     for name, chooser in choosers.items()}
+    return {"trained": evaluate_trained(actors, config, num_episodes, first_episode_seed), **baselines}

@@ -1,0 +1,99 @@
+"""T2 timing targets, measured in one run.
+
+    python benchmarks/bench_t2.py [--skip-pipeline]   # repository root, project venv, idle machine
+
+1. CMA-ES generation cost: the Stage B objective on the paper profile's fit pairs of the seed-0 trace
+   (``data/t2/seed_0/trace.npz``, written by ``dvc repro t2_learn``) for a population of ``cma_popsize``
+   candidates, evaluated in one batched call and one candidate at a time. Target: batched ≥ 10× faster.
+2. The whole T2 paper profile, forced: every seed's learn, invert and induce stage, then the learners
+   summary and the report, each timed. Target: total ≤ 45 min on 2 cores.
+Prints each measured time and its ratio to the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ilola_lib.config import load_params
+from ilola_lib.experiments.t2_inverse import analysed_pairs, gradient_model, network_divergence, sample_states
+from ilola_lib.inverse.policy_fit import stage_b_objective
+from ilola_lib.neural_traces import load_neural_trace
+
+CMA_SPEEDUP_TARGET = 10.0
+PIPELINE_TARGET_SECONDS = 45 * 60.0
+
+
+def cma_generation_speedup(settings: dict, trace_path: Path, generations: int = 3) -> tuple[float, float]:
+    """Seconds per generation batched and one by one, on the same candidates."""
+    trace = load_neural_trace(trace_path)
+    pairs, fit, _ = analysed_pairs(trace.num_phases, settings["held_out_every"], settings["fit_pair_stride"])
+    fit_pairs = pairs[fit]
+    sample = sample_states(trace, fit_pairs, settings["states_per_pair"], np.random.default_rng(0))
+    model = gradient_model(trace, fit_pairs, float(trace.metadata["config"]["gamma"]), coupled=True)
+    num_agents, q = np.asarray(trace.reward_weights).shape
+    objective = stage_b_objective(model, network_divergence(trace, sample), num_agents, q)
+    rng = np.random.default_rng(1)
+    populations = [np.concatenate([rng.standard_normal((settings["cma_popsize"], num_agents * q)),
+                                   rng.normal(-3.0, 1.0, (settings["cma_popsize"], num_agents + 1))], axis=1)
+                   for _ in range(generations)]
+    start = time.perf_counter()
+    batched = [objective(population) for population in populations]
+    batched_seconds = (time.perf_counter() - start) / generations
+    start = time.perf_counter()
+    single = [np.concatenate([objective(candidate[None]) for candidate in population]) for population in populations]
+    single_seconds = (time.perf_counter() - start) / generations
+    np.testing.assert_allclose(np.concatenate(batched), np.concatenate(single), rtol=1e-9)
+    return batched_seconds, single_seconds
+
+
+def timed(command: list[str]) -> float:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    start = time.perf_counter()
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def pipeline_seconds(seeds: list[int]) -> dict[str, float]:
+    """Forced, stage by stage (upstream not re-run): seconds per stage group."""
+    dvc = [sys.executable, "-m", "dvc", "repro", "--force", "--single-item"]
+    groups = {"learn (all seeds)": [f"t2_learn@{s}" for s in seeds] + ["t2_learners"],
+              "invert (all seeds)": [f"t2_invert@{s}" for s in seeds],
+              "induce (all seeds)": [f"t2_induce@{s}" for s in seeds],
+              "report": ["t2_report"]}
+    seconds = {}
+    for name, stages in groups.items():
+        seconds[name] = sum(timed(dvc + [stage]) for stage in stages)
+        print(f"  {name:24s} {seconds[name]:8.1f} s", flush=True)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-pipeline", action="store_true", help="only the CMA-ES generation benchmark")
+    args = parser.parse_args()
+    params = load_params("params.yaml", prefix="t2")
+    torch.set_num_threads(1)
+    batched, single = cma_generation_speedup(params["t2"]["inverse"], Path("data/t2/seed_0/trace.npz"))
+    speedup = single / batched
+    print(f"CMA-ES generation ({params['t2']['inverse']['cma_popsize']} candidates): batched {batched:.3f} s, "
+          f"one by one {single:.3f} s, speed-up {speedup:.1f}× (target ≥ {CMA_SPEEDUP_TARGET:.0f}×: "
+          f"{'met' if speedup >= CMA_SPEEDUP_TARGET else 'MISSED'})")
+    if args.skip_pipeline:
+        return
+    print("T2 paper profile, forced, per stage group:")
+    total = sum(pipeline_seconds(params["t2"]["seeds"]).values())
+    verdict = "met" if total <= PIPELINE_TARGET_SECONDS else "MISSED"
+    print(f"T2 total {total / 60:.1f} min   target {PIPELINE_TARGET_SECONDS / 60:.0f} min   "
+          f"ratio {total / PIPELINE_TARGET_SECONDS:.2f}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""T2 report: all seeds of simple_spread aggregated into ``results/t2/summary.json`` (design §9), the
+issue's I-LOLA targets, the Stage A vs. Stage B comparison and the arrays the chapter's figures draw.
+
+Inputs are the per-seed JSON files of the learn (``results/t2/learners``), invert (``results/t2/inverse``)
+and induce (``results/t2/induced``) stages, one dict per seed, all listing the same seeds in the same order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ilola_lib.experiments.t2 import summarize_learners
+from ilola_lib.metrics import bootstrap_ci
+from ilola_lib.summary import aggregate_methods, format_interval
+
+# The central method first, then its ablation, Stage A, and the mismatch baseline.
+METHOD_ORDER = ("ilola", "ilola_eta0", "ilogel", "ma_lfl")
+METHOD_LABELS = {"ilola": "I-LOLA Stage B", "ilola_eta0": "I-LOLA Stage B with η = 0", "ilogel": "I-LOGEL Stage A",
+                 "ma_lfl": "MA-LfL, the mismatch baseline"}
+TARGET_METHOD = "ilola"
+TARGET_RATIO_1B_1A = 1.2
+TARGET_COSINE = 0.9
+TARGET_INDUCED_NORMALIZED = 0.8
+
+
+def _seeds(*per_seed_lists: list[dict]) -> list[int]:
+    """The common seed list of several per-seed metric lists; raises if they disagree."""
+    seeds = [[m["seed"] for m in metrics] for metrics in per_seed_lists]
+    if any(other != seeds[0] for other in seeds[1:]):
+        raise ValueError(f"per-seed inputs list different seeds: {seeds}")
+    return seeds[0]
+
+
+def _ordered(names) -> list[str]:
+    """``names`` with those of :data:`METHOD_ORDER` first, in that order, then the rest sorted."""
+    return [m for m in METHOD_ORDER if m in names] + sorted(m for m in names if m not in METHOD_ORDER)
+
+
+def per_seed_methods(inverse_metrics: list[dict], induced_metrics: list[dict]) -> list[dict]:
+    """Per seed ``{"seed", "methods": {method: inverse metrics + "induced_normalized"}}``, methods in report
+    order; a method without an induced return keeps only its inverse metrics."""
+    _seeds(inverse_metrics, induced_metrics)
+    merged = []
+    for inverse, induced in zip(inverse_metrics, induced_metrics):
+        methods = {}
+        for name in _ordered(inverse["methods"]):
+            methods[name] = dict(inverse["methods"][name])
+            if name in induced["methods"]:
+                methods[name]["induced_normalized"] = induced["methods"][name]["induced_normalized"]
+        merged.append({"seed": inverse["seed"], "methods": methods})
+    return merged
+
+
+def summarize(learner_metrics: list[dict], inverse_metrics: list[dict], induced_metrics: list[dict],
+              profile: str) -> dict:
+    """``results/t2/summary.json``: learners' returns, the induced-return normalisers ``R_true`` and
+    ``R_floor``, and every method's metrics, each as mean and 95% bootstrap CI over seeds."""
+    seeds = _seeds(learner_metrics, inverse_metrics, induced_metrics)
+    induced = {key: bootstrap_ci([m[key] for m in induced_metrics]) for key in ("return_true", "return_floor")}
+    return {"task": "t2", "profile": profile, "seeds": seeds,
+            "learners": summarize_learners(learner_metrics, profile)["learners"], "induced": induced,
+            "methods": aggregate_methods(per_seed_methods(inverse_metrics, induced_metrics))}
+
+
+def target_checks(summary: dict, method: str = TARGET_METHOD) -> list[dict]:
+    """The T2 issue's targets for ``method``: ``{"target", "measured", "threshold", "met"}`` each.
+
+    KL(1b) ≤ 1.2 × KL(1a) compares the mean over seeds of ``KL(1b)/KL(1a)`` with 1.2 (not met when the
+    ratio does not apply); "below with disjoint CIs" compares the upper 95% CI bound of KL(1b) with the
+    lower bound of KL(0) or KL(rand).
+    """
+    metrics = summary["methods"][method]
+    ratio = metrics.get("kl_ratio_1b_1a", {"mean": float("nan")})["mean"]
+    kl_1b_high = metrics["kl_1b"]["ci95"][1]
+    checks = [(f"KL(1b) ≤ {TARGET_RATIO_1B_1A} × KL(1a): mean KL(1b)/KL(1a)", ratio, TARGET_RATIO_1B_1A,
+               ratio <= TARGET_RATIO_1B_1A)]
+    for key, name in (("kl_0", "KL(0)"), ("kl_rand", "KL(rand)")):
+        low = metrics[key]["ci95"][0]
+        checks.append((f"KL(1b) below {name}, 95% CIs disjoint: upper CI of KL(1b) vs lower CI of {name}",
+                       kl_1b_high, low, kl_1b_high < low))
+    cosine = metrics["cosine"]["mean"]
+    checks.append((f"mean cosine(ω̂, ω*) ≥ {TARGET_COSINE}", cosine, TARGET_COSINE, cosine >= TARGET_COSINE))
+    induced = metrics.get("induced_normalized", {"mean": float("nan")})["mean"]
+    checks.append((f"normalised induced return ≥ {TARGET_INDUCED_NORMALIZED}", induced, TARGET_INDUCED_NORMALIZED,
+                   induced >= TARGET_INDUCED_NORMALIZED))
+    return [{"target": f"`{method}`: {text}", "measured": float(value), "threshold": float(threshold),
+             "met": bool(met)} for text, value, threshold, met in checks]
+
+
+def checks_markdown(checks: list[dict]) -> str:
+    """A Markdown table of :func:`target_checks`, a missed target marked **missed**."""
+    rows = ["| target | measured | threshold | met |", "|---|---|---|---|"]
+    rows += [f"| {c['target']} | {c['measured']:.3g} | {c['threshold']:.3g} | {'hit' if c['met'] else '**missed**'} |"
+             for c in checks]
+    return "\n".join(rows) + "\n"
+
+
+def _interval_comparison(methods: dict, first: str, second: str, key: str = "kl_1b") -> str:
+    """One sentence: which of two methods has the lower ``key``, or "indistinguishable" if their CIs overlap."""
+    (low_a, high_a), (low_b, high_b) = methods[first][key]["ci95"], methods[second][key]["ci95"]
+    if high_a < low_b or high_b < low_a:
+        better, worse = (first, second) if high_a < low_b else (second, first)
+        return (f"`{better}` ({METHOD_LABELS.get(better, better)}) explains the held-out updates better than "
+                f"`{worse}`: its 95% CI of KL(1b) lies wholly below.")
+    return (f"`{first}` and `{second}` are indistinguishable on the held-out updates: their 95% CIs of KL(1b) "
+            "overlap.")
+
+
+def stage_comparison(summary: dict, central: str = TARGET_METHOD,
+                     others: tuple[str, ...] = ("ilogel", "ilola_eta0")) -> str:
+    """Markdown: KL(1b) with 95% CI of ``central`` and ``others`` (those present), then per other method a
+    sentence saying which explains held-out updates better, decided only by whether the CIs overlap."""
+    methods = summary["methods"]
+    shown = [m for m in (central, *others) if m in methods]
+    rows = ["| method | KL(1b) [95% CI] |", "|---|---|"]
+    rows += [f"| `{m}` ({METHOD_LABELS.get(m, m)}) | {format_interval(methods[m]['kl_1b'])} |" for m in shown]
+    sentences = [_interval_comparison(methods, central, other) for other in shown[1:]]
+    return "\n".join(rows) + "\n\n" + "\n".join(f"- {s}" for s in sentences) + "\n"
+
+
+def return_baselines(summary: dict) -> dict[str, float]:
+    """Mean over seeds of the uniform-random, no-op and true-reward (evaluation) returns, by label."""
+    return {"uniform random": summary["learners"]["return_random"]["mean"],
+            "no-op": summary["learners"]["return_noop"]["mean"],
+            "trained on true reward (evaluation)": summary["induced"]["return_true"]["mean"]}
+
+
+def induced_learning_curves(learner_metrics: list[dict], induced_metrics: list[dict]) -> dict[str, np.ndarray]:
+    """Label → ``[seeds, K+1]`` mean per-agent true return of each batch: the learners trained on the true
+    reward, then those trained on each method's recovered reward ``r̂ = ω̂·φ``."""
+    _seeds(learner_metrics, induced_metrics)
+    curves = {"true reward": np.array([m["learning_curve"] for m in learner_metrics])}
+    for name in _ordered(induced_metrics[0]["methods"]):
+        curves[f"r̂ of {name}"] = np.array([m["methods"][name]["learning_curve"] for m in induced_metrics])
+    return curves
+
+
+def true_weights(inverse_metrics: list[dict]) -> np.ndarray:
+    """``[N, q]`` true ``ω*`` (the same in every seed; raises otherwise)."""
+    weights = np.array([m["true_weights"] for m in inverse_metrics])
+    if not np.allclose(weights, weights[0]):
+        raise ValueError("true weights differ between seeds")
+    return weights[0]
+
+
+def recovered_weights(inverse_metrics: list[dict]) -> dict[str, np.ndarray]:
+    """Method → ``[seeds, N, q]`` recovered ``ω̂``, methods in report order."""
+    return {name: np.array([m["methods"][name]["weights"] for m in inverse_metrics])
+            for name in _ordered(inverse_metrics[0]["methods"])}
+
+
+def per_agent_cosines(inverse_metrics: list[dict]) -> dict[str, np.ndarray]:
+    """Method → ``[seeds, N]`` cosine between each agent's ``ω̂_i`` and ``ω*_i``, methods in report order."""
+    return {name: np.array([m["methods"][name]["cosine_per_agent"] for m in inverse_metrics])
+            for name in _ordered(inverse_metrics[0]["methods"])}
+
+
+def cosine_table(inverse_metrics: list[dict]) -> str:
+    """Markdown: one row per seed, one column per method holding the per-agent cosines ``c_0, c_1, …``."""
+    cosines = per_agent_cosines(inverse_metrics)
+    rows = ["| seed | " + " | ".join(f"`{name}`" for name in cosines) + " |", "|---" * (len(cosines) + 1) + "|"]
+    for index, metrics in enumerate(inverse_metrics):
+        cells = [", ".join(f"{c:.2f}" for c in values[index]) for values in cosines.values()]
+        rows.append(f"| {metrics['seed']} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
