@@ -26,7 +26,8 @@ def fit_gradient_methods(theta: torch.Tensor, next_theta: torch.Tensor, jacobian
     """Metrics of ``ilogel``, ``ilola`` and ``ilola_eta0``.
 
     Stage A fits ``Δθ`` on the fit pairs (design §5.2); its ``ω̂`` starts Stage B, which fits in policy
-    space with CMA-ES (design §5.3). ``recovery(ω̂)`` scores recovered weights (cosine, EPIC, …).
+    space with CMA-ES (design §5.3); the η = 0 fit is also a start of the LOLA fit, which contains it.
+    ``recovery(ω̂)`` scores recovered weights (cosine, EPIC, …).
     """
     deltas = (next_theta - theta).numpy()
     naive = GradientLearnerModel(theta, jacobians, coupled=False)
@@ -44,13 +45,16 @@ def fit_gradient_methods(theta: torch.Tensor, next_theta: torch.Tensor, jacobian
                                      theta, rng, draws, iterations)}
     results = {"ilogel": {**baselines[False], **recovered_kl(naive, divergence, held_pairs, fit_a),
                           **recovery(omega_a)}}
-    for key, model, nuisance_init in (
-        ("ilola", coupled, np.append(fit_a.nuisance, np.log(settings["eta_init"]))),
-        ("ilola_eta0", naive, fit_a.nuisance),
+    fits = {}
+    for key, model, nuisance_init, nested in (
+        ("ilola_eta0", naive, fit_a.nuisance, None),
+        ("ilola", coupled, np.append(fit_a.nuisance, np.log(settings["eta_init"])), "ilola_eta0"),
     ):
         fitted = fit_weights_and_nuisance(model.subset(fit_pairs), divergence.subset(fit_pairs), omega_a,
                                           nuisance_init, seed, settings["cma_generations"],
-                                          settings["cma_popsize"], settings["cma_sigma"], iterations)
+                                          settings["cma_popsize"], settings["cma_sigma"], iterations,
+                                          nested=fits.get(nested))
+        fits[key] = fitted
         if model.coupled not in baselines:
             baselines[model.coupled] = baseline_kls(model, divergence, fit_pairs, held_pairs, true_weights,
                                                     fitted.nuisance, theta, rng, draws, iterations)

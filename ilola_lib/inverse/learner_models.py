@@ -47,12 +47,21 @@ class GradientLearnerModel:
         """``Ψ_ii ω_i + η Σ_j Σ_mn ω_im ω_jn T_ij^{mn}`` as ``[P, K, N, d]`` for unit ``ω [P, N, q]``."""
         direction = torch.einsum("kidq,piq->pkid", self.jacobians, omega)
         if self.coupled:
-            num, q = omega.shape[1], omega.shape[2]
-            outer = (omega[:, :, None, :, None] * omega[:, None, :, None, :]).reshape(-1, num, num, q * q)
-            flat = self.lola.reshape(*self.lola.shape[:4], q * q)
-            coupling = torch.einsum("kijdr,pijr->pkid", flat, outer)  # Σ_j Σ_mn ω_im ω_jn T_ij^{mn}
+            num_pairs, num, dim = self.theta.shape
+            q = omega.shape[2]
+            outer = (omega[:, :, None, :, None] * omega[:, None, :, None, :]).reshape(-1, num, num * q * q)
+            # One matrix product per agent over the whole population: a single pass over T.
+            coupling = torch.bmm(self._lola_rows(), outer.permute(1, 2, 0))  # [N, K·d, P]
+            coupling = coupling.reshape(num, num_pairs, dim, -1).permute(3, 1, 0, 2)
             direction = direction + eta[:, None, None, None] * coupling
         return direction
+
+    def _lola_rows(self) -> torch.Tensor:
+        """``T`` laid out as ``[N_i, K·d, N_j·q·q]`` (computed once)."""
+        if getattr(self, "_rows", None) is None:
+            num_pairs, num, _, dim, q, _ = self.lola.shape
+            self._rows = self.lola.permute(1, 0, 3, 2, 4, 5).reshape(num, num_pairs * dim, num * q * q).contiguous()
+        return self._rows
 
     def predict(self, omega: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
         omega = unit_weights(omega)

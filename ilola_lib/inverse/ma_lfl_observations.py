@@ -90,7 +90,8 @@ def soft_q_monte_carlo(templates: Sequence[nn.Module], params: torch.Tensor, joi
     """Soft Q-values of the joint policy ``π(θ)`` split into their feature and entropy parts.
 
     For every state ``m``, agent ``i`` and own first action ``a`` (the others sample theirs, then everyone
-    follows ``π``), ``rollouts`` episodes to the end of the episode estimate
+    follows ``π``), ``rollouts`` episodes to the end of the episode — with common random numbers across
+    the first actions — estimate
 
         Q^φ_i(s, a) = E[Σ_τ γ^τ φ_i(s_τ, a_τ)],   Q^H_i(s, a) = E[Σ_{τ≥1} γ^τ H(π_i(·|o_{i,τ}))],
 
@@ -126,8 +127,12 @@ def soft_q_monte_carlo(templates: Sequence[nn.Module], params: torch.Tensor, joi
         if horizon_step > 0:
             own = log_policy[rows, agent_index]
             entropy_return += weight * -(own.exp() * own).sum(-1)
-        actions = torch.multinomial(log_policy.exp().reshape(-1, num_actions), 1, generator=generator)
-        actions = actions.reshape(num_envs, num_agents)
+        # Common random numbers: the rollouts of one (state, agent, r) share their draws across the first
+        # action, so Q-value differences between actions are not drowned in sampling noise.
+        uniforms = torch.rand(num_states, num_agents, 1, rollouts, num_agents, generator=generator,
+                              dtype=torch.float64).expand(-1, -1, num_actions, -1, -1).reshape(num_envs, num_agents)
+        cumulative = log_policy.exp().cumsum(-1)
+        actions = (cumulative < uniforms[..., None]).sum(-1).clamp_max(num_actions - 1)
         if horizon_step == 0:
             actions[rows, agent_index] = first_action
         step = env.step(actions)

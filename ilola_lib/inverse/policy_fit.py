@@ -145,10 +145,13 @@ def stage_b_objective(model, divergence, num_agents: int, q: int):
 
 def fit_weights_and_nuisance(model, divergence, omega_init: np.ndarray, nuisance_init: np.ndarray, seed: int,
                              max_generations: int, popsize: int | None = None, sigma0: float = 0.3,
-                             polish_iterations: int = 200) -> PolicyFit:
+                             polish_iterations: int = 200, nested: PolicyFit | None = None) -> PolicyFit:
     """Stage B: CMA-ES over ``x = [ω_1..ω_N, ν]`` from ``(omega_init, nuisance_init)``, then L-BFGS.
 
-    Each ``ω_i`` is normalised inside the objective; the best candidate ever evaluated is kept.
+    Each ``ω_i`` is normalised inside the objective; the best candidate ever evaluated is kept. ``nested``
+    is the fit of a model this one contains (the η = 0 fit inside LOLA, its ``log η`` at the lower bound):
+    it is polished as a second start, and the start with the lower training loss wins, so the larger model
+    never fits the training pairs worse than the one it contains.
     """
     num_agents, q = omega_init.shape
     split = num_agents * q
@@ -158,12 +161,17 @@ def fit_weights_and_nuisance(model, divergence, omega_init: np.ndarray, nuisance
     x0 = np.concatenate([unit.reshape(-1), np.asarray(nuisance_init, dtype=float)])
     stds = np.concatenate([np.full(split, 1.0), np.full(len(x0) - split, 3.0)])
     search = minimize_batched(batched, x0, sigma0, seed, max_generations, popsize, stds)
-    polished = _lbfgs(lambda x: policy_loss(model, divergence, *decode(x[None]))[0], search.x,
-                      polish_iterations, num_free=split)
-    omega, nuisance = polished[:split].reshape(num_agents, q), polished[split:]
+    starts = [search.x]
+    if nested is not None:
+        padding = np.full(model.nuisance_dim - nested.nuisance.size, -LOG_SCALE_BOUND)
+        starts.append(np.concatenate([nested.omega.reshape(-1), nested.nuisance, padding]))
+    polished = [_lbfgs(lambda x: policy_loss(model, divergence, *decode(x[None]))[0], start, polish_iterations,
+                       num_free=split) for start in starts]
+    losses = batched(np.array(polished))
+    best = polished[int(np.argmin(losses))]
+    omega, nuisance = best[:split].reshape(num_agents, q), best[split:]
     omega = omega / np.linalg.norm(omega, axis=-1, keepdims=True)
-    loss = float(batched(polished[None])[0])
-    return PolicyFit(omega, nuisance, loss, cma_loss=search.value, generations=len(search.history))
+    return PolicyFit(omega, nuisance, float(losses.min()), cma_loss=search.value, generations=len(search.history))
 
 
 def held_out_kl(model, divergence, fit: PolicyFit) -> float:

@@ -42,3 +42,29 @@ def test_stage_b_recovers_exact_lola_learners():
     fit = fit_weights_and_nuisance(model, divergence, start, nuisance, seed=0, max_generations=100, popsize=16)
     assert cosine(fit.omega, small_game.true_weights).min() > 0.99
     assert fit.loss < 1e-8
+
+
+def test_coupled_fit_is_never_worse_on_training_pairs_than_the_nested_eta0_fit():
+    small_game = make_gridworld(2, 0.9)
+    tensors = GameTensors(small_game)
+    logits0 = 0.5 * torch.randn(2, small_game.num_states, 5, dtype=DTYPE, generator=torch.Generator().manual_seed(1))
+    logits = run_gradient_learners(tensors, torch.as_tensor(small_game.true_weights, dtype=DTYPE), 20.0, 4, logits0)
+    own, cross = [], []
+    for theta in logits[:-1]:
+        jacobians = feature_jacobians(tensors, theta)
+        own.append(torch.stack([jacobians[0, 0], jacobians[1, 1]]))
+        cross.append(lola_tensors(tensors, theta, jacobians))
+    flat = logits[:-1].reshape(4, 2, -1)
+    naive = GradientLearnerModel(flat, torch.stack(own), coupled=False)
+    coupled = GradientLearnerModel(flat, torch.stack(own), torch.stack(cross), coupled=True)
+    policies = policies_from_logits(logits)
+    divergence = TabularDivergence(policies[1:], torch.stack([state_distribution(tensors, p) for p in policies[1:]]))
+    bad_start = -np.asarray(small_game.true_weights)  # CMA-ES with one generation cannot leave this basin
+    nested = fit_weights_and_nuisance(naive, divergence, np.asarray(small_game.true_weights), np.log([20.0, 20.0]),
+                                      seed=0, max_generations=30, popsize=8)
+    alone = fit_weights_and_nuisance(coupled, divergence, bad_start, np.zeros(3), seed=0, max_generations=1,
+                                     popsize=4, polish_iterations=5)
+    helped = fit_weights_and_nuisance(coupled, divergence, bad_start, np.zeros(3), seed=0, max_generations=1,
+                                      popsize=4, polish_iterations=5, nested=nested)
+    assert alone.loss > nested.loss  # the situation the nested start guards against
+    assert helped.loss <= nested.loss + 1e-12
