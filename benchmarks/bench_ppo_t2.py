@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from ilola_lib.experiments.t2 import TARGET_IMPROVEMENT
 from ilola_lib.learners.mpe_evaluation import EVALUATION_FIRST_EPISODE_SEED, evaluate_against_baselines
 from ilola_lib.learners.ppo import PPOConfig, train_ppo
 from ilola_lib.neural_traces import file_size_mb, save_neural_trace
 
-TARGET_IMPROVEMENT = 0.30
 TIME_BUDGET_SECONDS = 60.0
 
 

@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
-
 from ilola_lib.config import load_params
-from ilola_lib.experiments.t2_inverse import analysed_pairs, gradient_model, network_divergence, sample_states
+from ilola_lib.experiments.t2_inverse import (analysed_pairs, gradient_model, network_divergence, sample_states,
+                                              templates_of)
 from ilola_lib.inverse.policy_fit import stage_b_objective
 from ilola_lib.neural_traces import load_neural_trace
+from ilola_lib.parallel import single_threaded_torch
 
 CMA_SPEEDUP_TARGET = 10.0
 PIPELINE_TARGET_SECONDS = 45 * 60.0
@@ -37,9 +37,10 @@ def cma_generation_speedup(settings: dict, trace_path: Path, generations: int = 
     pairs, fit, _ = analysed_pairs(trace.num_phases, settings["held_out_every"], settings["fit_pair_stride"])
     fit_pairs = pairs[fit]
     sample = sample_states(trace, fit_pairs, settings["states_per_pair"], np.random.default_rng(0))
-    model = gradient_model(trace, fit_pairs, float(trace.metadata["config"]["gamma"]), coupled=True)
+    templates = templates_of(trace)
+    model = gradient_model(trace, templates, fit_pairs, float(trace.metadata["config"]["gamma"]), coupled=True)
     num_agents, q = np.asarray(trace.reward_weights).shape
-    objective = stage_b_objective(model, network_divergence(trace, sample), num_agents, q)
+    objective = stage_b_objective(model, network_divergence(trace, templates, sample), num_agents, q)
     rng = np.random.default_rng(1)
     populations = [np.concatenate([rng.standard_normal((settings["cma_popsize"], num_agents * q)),
                                    rng.normal(-3.0, 1.0, (settings["cma_popsize"], num_agents + 1))], axis=1)
@@ -80,8 +81,8 @@ def main() -> None:
     parser.add_argument("--skip-pipeline", action="store_true", help="only the CMA-ES generation benchmark")
     args = parser.parse_args()
     params = load_params("params.yaml", prefix="t2")
-    torch.set_num_threads(1)
-    batched, single = cma_generation_speedup(params["t2"]["inverse"], Path("data/t2/seed_0/trace.npz"))
+    with single_threaded_torch():
+        batched, single = cma_generation_speedup(params["t2"]["inverse"], Path("data/t2/seed_0/trace.npz"))
     speedup = single / batched
     print(f"CMA-ES generation ({params['t2']['inverse']['cma_popsize']} candidates): batched {batched:.3f} s, "
           f"one by one {single:.3f} s, speed-up {speedup:.1f}× (target ≥ {CMA_SPEEDUP_TARGET:.0f}×: "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ilola_lib.summary import format_interval
+from ilola_lib.summary import format_interval, markdown_rows
 
 # (task, quantity, poster value as printed on the poster)
 POSTER_NUMBERS = (
@@ -30,17 +30,16 @@ WHY = {
 
 def poster_table(summaries: dict[str, dict]) -> str:
     """Markdown rows: poster value beside this artifact's mean [95% CI] and KL(0), per task present."""
-    lines = ["| task | method | quantity | poster | this artifact | KL(0) here |", "|---|---|---|---|---|---|"]
+    rows = []
     for task, quantity, poster_value in POSTER_NUMBERS:
         summary = summaries.get(task)
         if summary is None:
-            lines.append(f"| {task} | — | {quantity} | {poster_value} | not yet run | — |")
+            rows.append([task, "—", quantity, poster_value, "not yet run", "—"])
             continue
         for method in TASK_METHODS[task]:
             metrics = summary["methods"].get(method, {})
             if quantity not in metrics:
                 continue
             floor = format_interval(metrics["kl_0"]) if "kl_0" in metrics else "—"
-            lines.append(f"| {task} | `{method}` | {quantity} | {poster_value} | "
-                         f"{format_interval(metrics[quantity])} | {floor} |")
-    return "\n".join(lines) + "\n"
+            rows.append([task, f"`{method}`", quantity, poster_value, format_interval(metrics[quantity]), floor])
+    return markdown_rows(("task", "method", "quantity", "poster", "this artifact", "KL(0) here"), rows)

@@ -42,11 +42,16 @@ def format_interval(summary: dict, digits: int = 3) -> str:
     return f"{summary['mean']:.{digits}g} [{low:.{digits}g}, {high:.{digits}g}]"
 
 
+def markdown_rows(header, rows) -> str:
+    """A Markdown table from a header and rows of cells (each cell already formatted as text)."""
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
 def markdown_table(methods: dict, columns: tuple[str, ...]) -> str:
     """A Markdown table: one row per method, one column per metric (``—`` where it does not apply)."""
-    lines = ["| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for key, metrics in methods.items():
-        cells = [format_interval(metrics[c]) if c in metrics else "—" for c in columns]
-        lines.append(f"| `{key}` | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown_rows(("method", *columns), (
+        [f"`{key}`", *(format_interval(metrics[c]) if c in metrics else "—" for c in columns)]
+        for key, metrics in methods.items()))
 

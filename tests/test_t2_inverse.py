@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ilola_lib.envs.simple_spread import BatchedSimpleSpread, state_from_observations
-from ilola_lib.experiments.t2_inverse import (gradient_model, invert_trace, ma_lfl_rows, network_divergence,
+from ilola_lib.experiments.t2_inverse import (gradient_model, invert_trace, ma_lfl_rows, network_divergence, templates_of,
                                               phase_batch, sample_states, tabular_view)
 from ilola_lib.learners.ppo import PPOConfig, train_ppo
 
@@ -37,9 +37,10 @@ def test_sampled_states_are_the_recorded_states_of_the_next_batch(tiny_trace):
 def test_network_and_tabular_views_of_the_same_states_agree(tiny_trace):
     pairs = [0, 1]
     sample = sample_states(tiny_trace, pairs, 8, np.random.default_rng(0))
-    network = network_divergence(tiny_trace, sample)
-    tabular, no_update_logits = tabular_view(tiny_trace, sample)
-    model = gradient_model(tiny_trace, pairs, 0.95, coupled=True)
+    templates = templates_of(tiny_trace)
+    network = network_divergence(tiny_trace, templates, sample)
+    tabular, no_update_logits = tabular_view(tiny_trace, templates, sample)
+    model = gradient_model(tiny_trace, templates, pairs, 0.95, coupled=True)
     no_update = network(model.theta[None])  # θ^k as the prediction of θ^{k+1}
     torch.testing.assert_close(tabular(no_update_logits[None]), no_update, rtol=1e-4, atol=1e-7)
     omega = torch.as_tensor(tiny_trace.reward_weights, dtype=torch.float64)[None].repeat(2, 1, 1)
@@ -54,7 +55,7 @@ def test_phase_batch_and_lfl_rows_have_consistent_shapes(tiny_trace):
     observations, actions, features = phase_batch(tiny_trace, 0)
     assert observations.shape[:3] == (4, 25, 3) and actions.shape == (4, 25, 3) and features.shape[:3] == (3, 4, 25)
     sample = sample_states(tiny_trace, np.arange(4), 8, np.random.default_rng(0))
-    rows = ma_lfl_rows(tiny_trace, sample, 0, degree=1)
+    rows = ma_lfl_rows(tiny_trace, templates_of(tiny_trace), sample, 0, degree=1)
     assert len(rows) == 3
     targets, mean_features, shaping = rows[0]
     assert targets.shape == (40,) and mean_features.shape == (40, 5) and shaping.shape == (40, 19)

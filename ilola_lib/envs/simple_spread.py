@@ -410,6 +410,16 @@ def joint_actions(num_agents: int = NUM_AGENTS, num_actions: int = NUM_ACTIONS) 
     return torch.stack([grid.reshape(-1) for grid in grids], dim=-1)
 
 
+def simulator_at(joint_observations: torch.Tensor, steps: torch.Tensor, index: torch.Tensor, local_ratio: float,
+                 max_cycles: int) -> BatchedSimpleSpread:
+    """A batch whose env ``e`` is in the state of ``joint_observations[index[e]]`` (``[M, N, obs_dim]``) at
+    step ``steps[index[e]]`` of its episode."""
+    env = BatchedSimpleSpread(len(index), joint_observations.shape[1], local_ratio, max_cycles)
+    env.set_state(*[part[index] for part in state_from_observations(joint_observations)],
+                  torch.as_tensor(steps)[index])
+    return env
+
+
 def lookahead_all_joint_actions(joint_observations: torch.Tensor, steps: torch.Tensor, local_ratio: float,
                                 max_cycles: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One step from each state under every joint action (simple_spread is deterministic).
@@ -425,9 +435,8 @@ def lookahead_all_joint_actions(joint_observations: torch.Tensor, steps: torch.T
     num_states, num_agents = joint_observations.shape[:2]
     actions = joint_actions(num_agents)
     num_joint = len(actions)
-    env = BatchedSimpleSpread(num_states * num_joint, num_agents, local_ratio, max_cycles)
-    state = [part.repeat_interleave(num_joint, dim=0) for part in state_from_observations(joint_observations)]
-    env.set_state(*state, torch.as_tensor(steps).repeat_interleave(num_joint))
+    env = simulator_at(joint_observations, steps, torch.arange(num_states).repeat_interleave(num_joint),
+                       local_ratio, max_cycles)
     step = env.step(actions.repeat(num_states, 1))
     shape = (num_states, num_joint, num_agents)
     return (step.features.reshape(*shape, -1), step.final_observations.reshape(*shape, -1),

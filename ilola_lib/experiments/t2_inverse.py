@@ -25,6 +25,7 @@ from ilola_lib.learners.policies import actor_log_probs, actor_logits, safe_obse
 from ilola_lib.metrics import cosine
 from ilola_lib.neural_traces import NeuralTrace
 from ilola_lib.parallel import single_threaded_torch
+from ilola_lib.summary import markdown_rows
 from ilola_lib.traces import split_pairs
 
 
@@ -60,10 +61,9 @@ def phase_batch(trace: NeuralTrace, phase: int) -> tuple[torch.Tensor, torch.Ten
     return observations, actions, features.permute(2, 0, 1, 3)
 
 
-def phase_tensors(trace: NeuralTrace, phase: int, gamma: float, coupled: bool):
+def phase_tensors(trace: NeuralTrace, templates: list, phase: int, gamma: float, coupled: bool):
     """GPOMDP ``Ψ_ii`` ``[N, d, q]`` and LOLA ``T`` ``[N, N, d, q, q]`` (or ``None``) at ``θ^k`` from ``D_k``."""
     observations, actions, features = phase_batch(trace, phase)
-    templates = templates_of(trace)
     log_prob_fns = [lambda theta, i=i: actor_log_probs(templates[i], theta, observations[:, :, i], actions[:, :, i])
                     for i in range(trace.num_agents)]
     params = torch.as_tensor(trace.actor_params[phase], dtype=torch.float64)
@@ -71,34 +71,35 @@ def phase_tensors(trace: NeuralTrace, phase: int, gamma: float, coupled: bool):
 
 
 def templates_of(trace: NeuralTrace) -> list:
+    """Each agent's actor module (architecture and frozen normalisation), built once per analysis."""
     return [trace.actor_template(i) for i in range(trace.num_agents)]
 
 
-def network_divergence(trace: NeuralTrace, sample: StateSample) -> CategoricalNetworkDivergence:
+def network_divergence(trace: NeuralTrace, templates: list, sample: StateSample) -> CategoricalNetworkDivergence:
     """KL between observed and predicted network policies on the sampled states of each pair."""
     observations = sample.joint_observations.float().transpose(1, 2)  # [P, N, M, obs_dim]
     next_params = torch.as_tensor(trace.actor_params[sample.pairs + 1], dtype=torch.float64)
-    return CategoricalNetworkDivergence(templates_of(trace), observations, next_params)
+    return CategoricalNetworkDivergence(templates, observations, next_params)
 
 
-def gradient_model(trace: NeuralTrace, pairs, gamma: float, coupled: bool) -> GradientLearnerModel:
+def gradient_model(trace: NeuralTrace, templates: list, pairs, gamma: float, coupled: bool) -> GradientLearnerModel:
     """The naive or LOLA learner model on ``pairs`` with tensors estimated from each ``D_k``."""
-    own, cross = zip(*(phase_tensors(trace, k, gamma, coupled) for k in pairs))
+    own, cross = zip(*(phase_tensors(trace, templates, k, gamma, coupled) for k in pairs))
     theta = torch.as_tensor(trace.actor_params[np.asarray(pairs)], dtype=torch.float64)
     lola = torch.stack(cross) if coupled else None
     return GradientLearnerModel(theta, torch.stack(own), lola, coupled=coupled)
 
 
-def log_policies(trace: NeuralTrace, phase: int, observations: torch.Tensor) -> torch.Tensor:
-    """``log π_j(·|o_j; θ_j^phase)`` ``[..., N, A]`` for joint observations ``[..., N, obs_dim]``."""
+def log_policies(templates: list, params: np.ndarray, observations: torch.Tensor) -> torch.Tensor:
+    """``log π_j(·|o_j; θ_j)`` ``[..., N, A]`` for parameters ``[N, d]`` and joint observations ``[..., N, obs_dim]``."""
     with torch.no_grad():
         return torch.stack([
-            torch.log_softmax(actor_logits(template, torch.as_tensor(trace.actor_params[phase, j]),
-                                           observations[..., j, :].float()), -1).double()
-            for j, template in enumerate(templates_of(trace))], dim=-2)
+            torch.log_softmax(actor_logits(template, torch.as_tensor(params[j]), observations[..., j, :].float()),
+                              -1).double()
+            for j, template in enumerate(templates)], dim=-2)
 
 
-def ma_lfl_rows(trace: NeuralTrace, sample: StateSample, index: int, degree: int) -> list[tuple]:
+def ma_lfl_rows(trace: NeuralTrace, templates: list, sample: StateSample, index: int, degree: int) -> list[tuple]:
     """Per agent, the MA-LfL regression rows ``(Y, φ̄, shaping)`` of pair ``sample.pairs[index]``."""
     k = int(sample.pairs[index])
     config = trace.metadata["config"]
@@ -106,8 +107,9 @@ def ma_lfl_rows(trace: NeuralTrace, sample: StateSample, index: int, degree: int
     states, steps = sample.joint_observations[index], sample.steps[index]
     features, next_observations, ends = lookahead_all_joint_actions(states, steps, config["local_ratio"],
                                                                     config["max_cycles"])
-    log_now, log_next = log_policies(trace, k, states), log_policies(trace, k + 1, states)
-    next_now, next_next = log_policies(trace, k, next_observations), log_policies(trace, k + 1, next_observations)
+    now, after = trace.actor_params[k], trace.actor_params[k + 1]
+    log_now, log_next = log_policies(templates, now, states), log_policies(templates, after, states)
+    next_now, next_next = log_policies(templates, now, next_observations), log_policies(templates, after, next_observations)
     next_kl = (next_now.exp() * (next_now - next_next)).sum(-1)  # [M, J, N]
     joint = joint_actions(trace.num_agents)
     mean = torch.as_tensor(trace.obs_mean, dtype=torch.float64)
@@ -123,11 +125,11 @@ def ma_lfl_rows(trace: NeuralTrace, sample: StateSample, index: int, degree: int
     return rows
 
 
-def spi_model(trace: NeuralTrace, sample: StateSample, rollouts: int, seed: int) -> SoftPolicyIterationModel:
+def spi_model(trace: NeuralTrace, templates: list, sample: StateSample, rollouts: int,
+              seed: int) -> SoftPolicyIterationModel:
     """The MA-SPI learner model on the sampled states: Monte-Carlo soft Q-values of each ``π^k``; the
     reward scale and the temperature are both nuisance parameters (PPO learners have neither)."""
     config = trace.metadata["config"]
-    templates = templates_of(trace)
     feature_q, entropy_q = [], []
     for index, k in enumerate(sample.pairs):
         generator = torch.Generator().manual_seed(int(seed) * 100_003 + int(k))
@@ -140,28 +142,28 @@ def spi_model(trace: NeuralTrace, sample: StateSample, rollouts: int, seed: int)
     return SoftPolicyIterationModel(torch.stack(feature_q), torch.stack(entropy_q), alpha=1.0, fit_entropy_scale=True)
 
 
-def tabular_view(trace: NeuralTrace, sample: StateSample) -> tuple[TabularDivergence, torch.Tensor]:
+def tabular_view(trace: NeuralTrace, templates: list, sample: StateSample) -> tuple[TabularDivergence, torch.Tensor]:
     """The observed ``π^{k+1}`` on the sampled states as a divergence over "states" ``m`` (uniform weights),
     and ``log π^k`` there ``[P, N, M·A]`` (the no-update prediction)."""
-    log_next = torch.stack([log_policies(trace, k + 1, sample.joint_observations[i])
+    log_next = torch.stack([log_policies(templates, trace.actor_params[k + 1], sample.joint_observations[i])
                             for i, k in enumerate(sample.pairs)]).transpose(1, 2)  # [P, N, M, A]
-    log_now = torch.stack([log_policies(trace, k, sample.joint_observations[i])
+    log_now = torch.stack([log_policies(templates, trace.actor_params[k], sample.joint_observations[i])
                            for i, k in enumerate(sample.pairs)]).transpose(1, 2)
     num_states = log_next.shape[2]
     weights = torch.full((len(sample.pairs), num_states), 1.0 / num_states, dtype=torch.float64)
     return TabularDivergence(log_next.exp(), weights), log_now.flatten(2)
 
 
-def ma_lfl_on_trace(trace: NeuralTrace, sample: StateSample, fit, held, settings: dict, seed: int,
+def ma_lfl_on_trace(trace: NeuralTrace, templates: list, sample: StateSample, fit, held, settings: dict, seed: int,
                     rng: np.random.Generator, recovery) -> dict:
     """MA-LfL weights from the fit pairs and their held-out KLs under the MA-SPI learner model.
 
     ``fit`` and ``held`` index the pairs of ``sample``.
     """
-    rows = [ma_lfl_rows(trace, sample, index, settings["potential_degree"]) for index in fit]
+    rows = [ma_lfl_rows(trace, templates, sample, index, settings["potential_degree"]) for index in fit]
     omega = np.array([fit_lfl_weights([pair_rows[i] for pair_rows in rows]) for i in range(trace.num_agents)])
-    model = spi_model(trace, sample, settings["rollouts"], seed)
-    divergence, no_update = tabular_view(trace, sample)
+    model = spi_model(trace, templates, sample, settings["rollouts"], seed)
+    divergence, no_update = tabular_view(trace, templates, sample)
     truth = np.asarray(trace.reward_weights, dtype=np.float64)
     scale_init = np.concatenate([np.log(np.linalg.norm(omega, axis=-1)), np.zeros(trace.num_agents)])
     iterations = settings["lbfgs_iterations"]
@@ -192,15 +194,16 @@ def invert_trace(trace: NeuralTrace, settings: dict, seed: int) -> dict:
         return {"cosine": float(per_agent.mean()), "cosine_per_agent": per_agent.tolist(), "weights": unit.tolist()}
 
     seconds, start = {}, time.perf_counter()
-    model = gradient_model(trace, pairs, float(trace.metadata["config"]["gamma"]), coupled=True)
+    templates = templates_of(trace)
+    model = gradient_model(trace, templates, pairs, float(trace.metadata["config"]["gamma"]), coupled=True)
     seconds["tensors"] = time.perf_counter() - start
     start = time.perf_counter()
     next_theta = torch.as_tensor(trace.actor_params[pairs + 1], dtype=torch.float64)
     methods = fit_gradient_methods(model.theta, next_theta, model.jacobians, model.lola,
-                                   network_divergence(trace, sample), fit, held, truth, recovery, rng, settings, seed)
+                                   network_divergence(trace, templates, sample), fit, held, truth, recovery, rng, settings, seed)
     seconds["ilogel_ilola"] = time.perf_counter() - start
     start = time.perf_counter()
-    methods["ma_lfl"] = ma_lfl_on_trace(trace, sample, fit, held,
+    methods["ma_lfl"] = ma_lfl_on_trace(trace, templates, sample, fit, held,
                                         {**settings["ma_lfl"], "random_draws": settings["random_draws"],
                                          "lbfgs_iterations": settings["lbfgs_iterations"]}, seed, rng,
                                         recovery)
@@ -220,18 +223,15 @@ def invert_seed(config: dict, seed: int, trace: NeuralTrace) -> tuple[dict, dict
 def methods_table(metrics: dict) -> str:
     """Markdown: held-out KLs and cosines of each method of one seed."""
     columns = ("kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine")
-    lines = ["| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    lines += [f"| `{name}` | " + " | ".join(f"{m[c]:.4g}" for c in columns) + " |"
-              for name, m in metrics["methods"].items()]
-    return "\n".join(lines) + "\n"
+    return markdown_rows(("method", *columns), ([f"`{name}`", *(f"{m[c]:.4g}" for c in columns)]
+                                                for name, m in metrics["methods"].items()))
 
 
 def weights_table(metrics: dict) -> str:
     """Markdown: true and recovered unit weights per agent and feature."""
-    names = metrics["feature_names"]
-    lines = ["| agent | weights | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    rows = []
     for agent, truth in enumerate(np.asarray(metrics["true_weights"])):
-        rows = {"true ω*": truth / np.linalg.norm(truth)} | {
+        weights = {"true ω*": truth / np.linalg.norm(truth)} | {
             f"`{name}`": np.asarray(m["weights"][agent]) for name, m in metrics["methods"].items()}
-        lines += [f"| {agent} | {label} | " + " | ".join(f"{w:+.3f}" for w in row) + " |" for label, row in rows.items()]
-    return "\n".join(lines) + "\n"
+        rows += [[str(agent), label, *(f"{w:+.3f}" for w in row)] for label, row in weights.items()]
+    return markdown_rows(("agent", "weights", *metrics["feature_names"]), rows)

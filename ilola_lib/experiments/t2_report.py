@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ilola_lib.experiments.t2 import summarize_learners
+from ilola_lib.experiments.t2 import learning_curves, summarize_learners
+from ilola_lib.experiments.t2_induce import INDUCED_METHODS
 from ilola_lib.metrics import bootstrap_ci
-from ilola_lib.summary import aggregate_methods, format_interval
+from ilola_lib.summary import aggregate_methods, format_interval, markdown_rows
 
 # The central method first, then its ablation, Stage A, and the mismatch baseline.
-METHOD_ORDER = ("ilola", "ilola_eta0", "ilogel", "ma_lfl")
+METHOD_ORDER = INDUCED_METHODS
 METHOD_LABELS = {"ilola": "I-LOLA Stage B", "ilola_eta0": "I-LOLA Stage B with η = 0", "ilogel": "I-LOGEL Stage A",
                  "ma_lfl": "MA-LfL, the mismatch baseline"}
 TARGET_METHOD = "ilola"
@@ -89,15 +90,14 @@ def target_checks(summary: dict, method: str = TARGET_METHOD) -> list[dict]:
 
 def checks_markdown(checks: list[dict]) -> str:
     """A Markdown table of :func:`target_checks`, a missed target marked **missed**."""
-    rows = ["| target | measured | threshold | met |", "|---|---|---|---|"]
-    rows += [f"| {c['target']} | {c['measured']:.3g} | {c['threshold']:.3g} | {'hit' if c['met'] else '**missed**'} |"
-             for c in checks]
-    return "\n".join(rows) + "\n"
+    return markdown_rows(("target", "measured", "threshold", "met"), (
+        [c["target"], f"{c['measured']:.3g}", f"{c['threshold']:.3g}", "hit" if c["met"] else "**missed**"]
+        for c in checks))
 
 
-def _interval_comparison(methods: dict, first: str, second: str, key: str = "kl_1b") -> str:
-    """One sentence: which of two methods has the lower ``key``, or "indistinguishable" if their CIs overlap."""
-    (low_a, high_a), (low_b, high_b) = methods[first][key]["ci95"], methods[second][key]["ci95"]
+def _interval_comparison(methods: dict, first: str, second: str) -> str:
+    """One sentence: which of two methods has the lower KL(1b), or "indistinguishable" if their CIs overlap."""
+    (low_a, high_a), (low_b, high_b) = methods[first]["kl_1b"]["ci95"], methods[second]["kl_1b"]["ci95"]
     if high_a < low_b or high_b < low_a:
         better, worse = (first, second) if high_a < low_b else (second, first)
         return (f"`{better}` ({METHOD_LABELS.get(better, better)}) explains the held-out updates better than "
@@ -112,10 +112,10 @@ def stage_comparison(summary: dict, central: str = TARGET_METHOD,
     sentence saying which explains held-out updates better, decided only by whether the CIs overlap."""
     methods = summary["methods"]
     shown = [m for m in (central, *others) if m in methods]
-    rows = ["| method | KL(1b) [95% CI] |", "|---|---|"]
-    rows += [f"| `{m}` ({METHOD_LABELS.get(m, m)}) | {format_interval(methods[m]['kl_1b'])} |" for m in shown]
+    table = markdown_rows(("method", "KL(1b) [95% CI]"),
+                          ([f"`{m}` ({METHOD_LABELS.get(m, m)})", format_interval(methods[m]["kl_1b"])] for m in shown))
     sentences = [_interval_comparison(methods, central, other) for other in shown[1:]]
-    return "\n".join(rows) + "\n\n" + "\n".join(f"- {s}" for s in sentences) + "\n"
+    return table + "\n" + "\n".join(f"- {s}" for s in sentences) + "\n"
 
 
 def return_baselines(summary: dict) -> dict[str, float]:
@@ -129,10 +129,14 @@ def induced_learning_curves(learner_metrics: list[dict], induced_metrics: list[d
     """Label → ``[seeds, K+1]`` mean per-agent true return of each batch: the learners trained on the true
     reward, then those trained on each method's recovered reward ``r̂ = ω̂·φ``."""
     _seeds(learner_metrics, induced_metrics)
-    curves = {"true reward": np.array([m["learning_curve"] for m in learner_metrics])}
-    for name in _ordered(induced_metrics[0]["methods"]):
-        curves[f"r̂ of {name}"] = np.array([m["methods"][name]["learning_curve"] for m in induced_metrics])
+    curves = {"true reward": learning_curves(learner_metrics)}
+    curves.update({f"r̂ of {name}": values for name, values in _per_method(induced_metrics, "learning_curve").items()})
     return curves
+
+
+def _per_method(per_seed: list[dict], key: str) -> dict[str, np.ndarray]:
+    """Method → ``[seeds, …]`` array of ``per_seed[s]["methods"][method][key]``, methods in report order."""
+    return {name: np.array([m["methods"][name][key] for m in per_seed]) for name in _ordered(per_seed[0]["methods"])}
 
 
 def true_weights(inverse_metrics: list[dict]) -> np.ndarray:
@@ -145,21 +149,17 @@ def true_weights(inverse_metrics: list[dict]) -> np.ndarray:
 
 def recovered_weights(inverse_metrics: list[dict]) -> dict[str, np.ndarray]:
     """Method → ``[seeds, N, q]`` recovered ``ω̂``, methods in report order."""
-    return {name: np.array([m["methods"][name]["weights"] for m in inverse_metrics])
-            for name in _ordered(inverse_metrics[0]["methods"])}
+    return _per_method(inverse_metrics, "weights")
 
 
 def per_agent_cosines(inverse_metrics: list[dict]) -> dict[str, np.ndarray]:
     """Method → ``[seeds, N]`` cosine between each agent's ``ω̂_i`` and ``ω*_i``, methods in report order."""
-    return {name: np.array([m["methods"][name]["cosine_per_agent"] for m in inverse_metrics])
-            for name in _ordered(inverse_metrics[0]["methods"])}
+    return _per_method(inverse_metrics, "cosine_per_agent")
 
 
 def cosine_table(inverse_metrics: list[dict]) -> str:
     """Markdown: one row per seed, one column per method holding the per-agent cosines ``c_0, c_1, …``."""
     cosines = per_agent_cosines(inverse_metrics)
-    rows = ["| seed | " + " | ".join(f"`{name}`" for name in cosines) + " |", "|---" * (len(cosines) + 1) + "|"]
-    for index, metrics in enumerate(inverse_metrics):
-        cells = [", ".join(f"{c:.2f}" for c in values[index]) for values in cosines.values()]
-        rows.append(f"| {metrics['seed']} | " + " | ".join(cells) + " |")
-    return "\n".join(rows) + "\n"
+    return markdown_rows(("seed", *(f"`{name}`" for name in cosines)), (
+        [str(metrics["seed"]), *(", ".join(f"{c:.2f}" for c in values[index]) for values in cosines.values())]
+        for index, metrics in enumerate(inverse_metrics)))

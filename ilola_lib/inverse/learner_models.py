@@ -36,6 +36,7 @@ class GradientLearnerModel:
         assert theta.shape == jacobians.shape[:-1], f"θ {tuple(theta.shape)} vs Ψ {tuple(jacobians.shape)}"
         assert not coupled or lola is not None, "the coupled (LOLA) model needs the T tensors"
         self.theta, self.jacobians, self.lola, self.coupled = theta, jacobians, lola, coupled
+        self._rows = None
         self.num_agents = theta.shape[1]
         self.nuisance_dim = self.num_agents + int(coupled)
 
@@ -58,7 +59,7 @@ class GradientLearnerModel:
 
     def _lola_rows(self) -> torch.Tensor:
         """``T`` laid out as ``[N_i, K·d, N_j·q·q]`` (computed once)."""
-        if getattr(self, "_rows", None) is None:
+        if self._rows is None:
             num_pairs, num, _, dim, q, _ = self.lola.shape
             self._rows = self.lola.permute(1, 0, 3, 2, 4, 5).reshape(num, num_pairs * dim, num * q * q).contiguous()
         return self._rows

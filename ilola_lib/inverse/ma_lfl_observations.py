@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ilola_lib.envs.simple_spread import BatchedSimpleSpread, state_from_observations
+from ilola_lib.envs.simple_spread import simulator_at
 from ilola_lib.learners.policies import actor_logits
 
 
@@ -111,9 +111,7 @@ def soft_q_monte_carlo(templates: Sequence[nn.Module], params: torch.Tensor, joi
                                 torch.arange(rollouts))
     state_index, agent_index, first_action = grid[:, 0], grid[:, 1], grid[:, 2]
     num_envs = len(grid)
-    env = BatchedSimpleSpread(num_envs, num_agents, local_ratio, max_cycles)
-    env.set_state(*[part[state_index] for part in state_from_observations(joint_observations)],
-                  torch.as_tensor(steps)[state_index])
+    env = simulator_at(joint_observations, steps, state_index, local_ratio, max_cycles)
     observations = joint_observations[state_index].to(torch.float64)
     rows = torch.arange(num_envs)
     feature_return = torch.zeros(num_envs, env.features().shape[-1], dtype=torch.float64)

@@ -74,11 +74,12 @@ def sampled_gradient_tensors(log_prob_fns: Sequence[Callable[[torch.Tensor], tor
         features: ``φ`` as ``[N, E, H, q]``.
     """
     num_agents = params.shape[0]
-    jacobians = [[gpomdp_jacobian(log_prob_fns[j], params[j], features[i], gamma) for j in range(num_agents)]
-                 for i in range(num_agents)]
-    own = torch.stack([jacobians[i][i] for i in range(num_agents)])
+    own = torch.stack([gpomdp_jacobian(log_prob_fns[i], params[i], features[i], gamma) for i in range(num_agents)])
     if not coupled:
         return own, None
+    # ∂J_i/∂θ_j (the other agents' parameters) enters each LOLA cross term.
+    jacobians = [[own[i] if i == j else gpomdp_jacobian(log_prob_fns[j], params[j], features[i], gamma)
+                  for j in range(num_agents)] for i in range(num_agents)]
     q = features.shape[-1]
     cross = torch.zeros(num_agents, num_agents, params.shape[1], q, q, dtype=own.dtype)
     for i in range(num_agents):
