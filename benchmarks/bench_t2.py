@@ -64,11 +64,15 @@ def timed(command: list[str]) -> float:
 
 def pipeline_seconds(seeds: list[int]) -> dict[str, float]:
     """Forced, stage by stage (upstream not re-run): seconds per stage group."""
+    return forced_stage_seconds({"learn (all seeds)": [f"t2_learn@{s}" for s in seeds] + ["t2_learners"],
+                                 "invert (all seeds)": [f"t2_invert@{s}" for s in seeds],
+                                 "induce (all seeds)": [f"t2_induce@{s}" for s in seeds],
+                                 "report": ["t2_report"]})
+
+
+def forced_stage_seconds(groups: dict[str, list[str]]) -> dict[str, float]:
+    """Each group's DVC stages forced one by one (upstream not re-run); seconds per group, printed as they end."""
     dvc = [sys.executable, "-m", "dvc", "repro", "--force", "--single-item"]
-    groups = {"learn (all seeds)": [f"t2_learn@{s}" for s in seeds] + ["t2_learners"],
-              "invert (all seeds)": [f"t2_invert@{s}" for s in seeds],
-              "induce (all seeds)": [f"t2_induce@{s}" for s in seeds],
-              "report": ["t2_report"]}
     seconds = {}
     for name, stages in groups.items():
         seconds[name] = sum(timed(dvc + [stage]) for stage in stages)

@@ -90,6 +90,32 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "t2.inverse.lbfgs_iterations": _int(1),
     "t2.inverse.ma_lfl.potential_degree": (lambda v: v in (1, 2), "1 (linear) or 2 (quadratic)"),
     "t2.inverse.ma_lfl.rollouts": _int(1),
+    "t3.seeds": _seeds(),
+    "t3.eval_episodes": _int(20),
+    "t3.workers": _int(1),
+    "t3.ppo.max_cycles": _int(10),
+    "t3.ppo.episodes_per_update": _int(1),
+    "t3.ppo.num_updates": _int(1),
+    "t3.ppo.learning_rate": _positive(),
+    "t3.ppo.critic_learning_rate": _positive(),
+    "t3.ppo.update_epochs": _int(1),
+    "t3.ppo.num_minibatches": _int(1),
+    "t3.ppo.ent_coef": _non_negative(),
+    "t3.ppo.gamma": _unit_open(),
+    "t3.ppo.hidden_size": _int(1),
+    "t3.ppo.init_log_std": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and -5 <= v <= 2,
+                            "a number in [-5, 2]"),
+    "t3.inverse.held_out_every": _int(2),
+    "t3.inverse.states_per_pair": _int(2),
+    "t3.inverse.fit_pair_stride": _int(1),
+    "t3.inverse.logel_restarts": _int(0),
+    "t3.inverse.cma_generations": _int(1),
+    "t3.inverse.cma_popsize": _int(4),
+    "t3.inverse.cma_sigma": _positive(),
+    "t3.inverse.eta_init": _positive(),
+    "t3.inverse.random_draws": _int(1),
+    "t3.inverse.lbfgs_iterations": _int(1),
+    "t3.inverse.mc_samples": _int(2),
 }
 
 
@@ -110,20 +136,22 @@ def validate(params: dict, prefix: str = "") -> dict:
         value = _lookup(params, key)
         if not check(value):
             raise ConfigError(f"params.yaml: {key} must be {expected}, got {value!r}")
-    if "t1" not in params and "t2" not in params:
-        raise ConfigError("params.yaml: no task section (t1, t2) found")
+    if not {"t1", "t2", "t3"} & set(params):
+        raise ConfigError("params.yaml: no task section (t1, t2, t3) found")
     t1 = params.get("t1", {})
     if (not prefix or prefix.startswith("t1")) and t1:
         num_phases, every = t1["num_phases"], t1["held_out_every"]
         if num_phases < every:
             raise ConfigError(f"params.yaml: t1.num_phases ({num_phases}) must be ≥ t1.held_out_every "
                               f"({every}) so that at least one update pair is held out")
-    t2 = params.get("t2", {})
-    if (not prefix or prefix.startswith("t2")) and t2:
-        num_updates, every = t2["ppo"]["num_updates"], t2["inverse"]["held_out_every"]
-        if num_updates < 2 * every:
-            raise ConfigError(f"params.yaml: t2.ppo.num_updates ({num_updates}) must be ≥ 2 × "
-                              f"t2.inverse.held_out_every ({every}) so that pairs are both fitted and held out")
+    for task in ("t2", "t3"):
+        section = params.get(task, {})
+        if (not prefix or prefix.startswith(task)) and section:
+            num_updates, every = section["ppo"]["num_updates"], section["inverse"]["held_out_every"]
+            if num_updates < 2 * every:
+                raise ConfigError(f"params.yaml: {task}.ppo.num_updates ({num_updates}) must be ≥ 2 × "
+                                  f"{task}.inverse.held_out_every ({every}) so that pairs are both fitted and "
+                                  "held out")
     return params
 
 

@@ -15,8 +15,12 @@ def kl_categorical(probs: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
 def kl_diagonal_gaussian(mean_p: torch.Tensor, std_p: torch.Tensor, mean_q: torch.Tensor,
                          std_q: torch.Tensor) -> torch.Tensor:
-    """Closed-form ``KL(N(μ_p, σ_p²) ‖ N(μ_q, σ_q²))`` summed over the last (action) axis."""
-    return kl_divergence(Normal(mean_p, std_p), Normal(mean_q, std_q)).sum(-1)
+    """Closed-form ``KL(N(μ_p, σ_p²) ‖ N(μ_q, σ_q²))`` summed over the last (action) axis.
+
+    Arguments are not validated, so a diverged prediction gives ``inf``/``nan`` for the optimiser to reject
+    instead of an exception."""
+    return kl_divergence(Normal(mean_p, std_p, validate_args=False),
+                         Normal(mean_q, std_q, validate_args=False)).sum(-1)
 
 
 def cosine(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:

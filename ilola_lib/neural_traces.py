@@ -1,4 +1,4 @@
-"""Learning traces of neural-network learners (T2 PPO; design §3).
+"""Learning traces of neural-network learners (T2 and T3 PPO; design §3).
 
 A :class:`NeuralTrace` holds, for phases ``k = 0..K``:
 
@@ -14,6 +14,10 @@ A :class:`NeuralTrace` holds, for phases ``k = 0..K``:
 * the frozen observation normalisation ``obs_mean, obs_std [N, obs_dim]`` that is part of every
   actor, the training reward weights ``reward_weights [N, q]``;
 * JSON metadata: config, seed, package versions, architecture, learning curve.
+
+T3 (Gaussian policies, ``metadata["policy"] == "gaussian"``) stores ``actions [K+1, T, E, N, A]``
+(float32) and a ``valid [K+1, T, E]`` mask: each env plays one episode per phase from step 0, padded
+to ``T = max_cycles`` after it ends (padding has zero features and rewards).
 
 Rollouts are aligned to episodes (``T`` is a multiple of ``max_cycles`` and envs start fresh
 episodes together), so ``D_k`` consists of ``E · T / max_cycles`` complete episodes per agent, and
@@ -34,7 +38,7 @@ import numpy as np
 import torch
 
 from ilola_lib.io import load_arrays, save_arrays
-from ilola_lib.learners.policies import CategoricalActor, load_flat_params_
+from ilola_lib.learners.policies import CategoricalActor, GaussianActor, load_flat_params_
 
 TRACE_ARRAYS = (
     "actor_params",
@@ -47,8 +51,10 @@ TRACE_ARRAYS = (
     "obs_std",
     "reward_weights",
 )
+OPTIONAL_ARRAYS = ("valid",)
 METADATA_KEY = "metadata_json"
-REQUIRED_METADATA = ("hidden_size", "num_actions")
+REQUIRED_METADATA = {"categorical": ("hidden_size", "num_actions"),
+                     "gaussian": ("hidden_size", "action_dim", "init_log_std")}
 
 
 @dataclass
@@ -65,6 +71,12 @@ class NeuralTrace:
     obs_std: np.ndarray
     reward_weights: np.ndarray
     metadata: dict
+    valid: np.ndarray | None = None
+
+    @property
+    def policy(self) -> str:
+        """``"categorical"`` (T2) or ``"gaussian"`` (T3)."""
+        return self.metadata.get("policy", "categorical")
 
     def __post_init__(self) -> None:
         check_trace_shapes(self)
@@ -84,21 +96,23 @@ class NeuralTrace:
         return self.actor_params.shape[2]
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The trace's arrays by name (the ``TRACE_ARRAYS``)."""
-        return {name: getattr(self, name) for name in TRACE_ARRAYS}
+        """The trace's arrays by name (the ``TRACE_ARRAYS`` and any ``OPTIONAL_ARRAYS`` present)."""
+        names = TRACE_ARRAYS + tuple(name for name in OPTIONAL_ARRAYS if getattr(self, name) is not None)
+        return {name: getattr(self, name) for name in names}
 
-    def actor_template(self, agent: int) -> CategoricalActor:
+    def actor_template(self, agent: int) -> CategoricalActor | GaussianActor:
         """Agent ``agent``'s actor architecture with its frozen normalisation (float32).
 
         Its parameter values are ``θ_agent^0``; evaluate other phases with
         :func:`~ilola_lib.learners.policies.actor_log_probs` and ``actor_params[k, agent]``.
         """
-        actor = CategoricalActor(
-            torch.from_numpy(self.obs_mean[agent]),
-            torch.from_numpy(self.obs_std[agent]),
-            num_actions=int(self.metadata["num_actions"]),
-            hidden_size=int(self.metadata["hidden_size"]),
-        )
+        obs_mean, obs_std = torch.from_numpy(self.obs_mean[agent]), torch.from_numpy(self.obs_std[agent])
+        hidden_size = int(self.metadata["hidden_size"])
+        if self.policy == "gaussian":
+            actor = GaussianActor(obs_mean, obs_std, int(self.metadata["action_dim"]), hidden_size,
+                                  init_log_std=float(self.metadata["init_log_std"]))
+        else:
+            actor = CategoricalActor(obs_mean, obs_std, int(self.metadata["num_actions"]), hidden_size)
         return load_flat_params_(actor, torch.from_numpy(self.actor_params[0, agent]))
 
     def episode_returns(self, weights: np.ndarray) -> np.ndarray:
@@ -122,9 +136,11 @@ def check_trace_shapes(trace: NeuralTrace) -> None:
         raise ValueError(f"observations must be [K+1, T, E, N, obs_dim], got {trace.observations.shape}")
     _, steps, envs, _, obs_dim = trace.observations.shape
     num_features = trace.reward_weights.shape[-1]
+    gaussian = trace.metadata.get("policy", "categorical") == "gaussian"
+    action_shape = (phases, steps, envs, num_agents) + ((trace.actions.shape[-1],) if gaussian else ())
     expected = {
         "observations": (phases, steps, envs, num_agents, obs_dim),
-        "actions": (phases, steps, envs, num_agents),
+        "actions": action_shape,
         "features": (phases, steps, envs, num_agents, num_features),
         "rewards": (phases, steps, envs, num_agents),
         "dones": (phases, steps, envs),
@@ -136,11 +152,18 @@ def check_trace_shapes(trace: NeuralTrace) -> None:
         found = getattr(trace, name).shape
         if found != shape:
             raise ValueError(f"trace array {name!r} has shape {found}, expected {shape}")
-    if not np.issubdtype(trace.actions.dtype, np.integer):
-        raise ValueError(f"trace actions must be integers, got {trace.actions.dtype}")
+    if gaussian != np.issubdtype(trace.actions.dtype, np.floating):
+        raise ValueError(f"trace actions must be {'floats' if gaussian else 'integers'}, got {trace.actions.dtype}")
     if trace.dones.dtype != np.bool_:
         raise ValueError(f"trace dones must be bool, got {trace.dones.dtype}")
-    missing = [key for key in REQUIRED_METADATA if key not in trace.metadata]
+    if trace.valid is not None and (trace.valid.shape != trace.dones.shape or trace.valid.dtype != np.bool_):
+        raise ValueError(f"trace valid must be bool {trace.dones.shape}, got {trace.valid.dtype} {trace.valid.shape}")
+    if gaussian and trace.valid is None:
+        raise ValueError("a Gaussian (T3) trace needs its valid mask")
+    required = REQUIRED_METADATA.get(trace.metadata.get("policy", "categorical"))
+    if required is None:
+        raise ValueError(f"trace metadata has unknown policy {trace.metadata.get('policy')!r}")
+    missing = [key for key in required if key not in trace.metadata]
     if missing:
         raise ValueError(f"trace metadata lacks {missing}")
 
@@ -159,11 +182,12 @@ def load_neural_trace(path: str | os.PathLike) -> NeuralTrace:
             inconsistent shapes.
     """
     arrays = load_arrays(path, required=TRACE_ARRAYS + (METADATA_KEY,))
+    optional = {name: arrays.get(name) for name in OPTIONAL_ARRAYS}
     try:
         metadata = json.loads(str(arrays.pop(METADATA_KEY)))
     except json.JSONDecodeError as err:
         raise ValueError(f"trace file {path} has unreadable metadata: {err}") from err
-    return NeuralTrace(**{name: arrays[name] for name in TRACE_ARRAYS}, metadata=metadata)
+    return NeuralTrace(**{name: arrays[name] for name in TRACE_ARRAYS}, metadata=metadata, **optional)
 
 
 def file_size_mb(path: str | os.PathLike) -> float:

@@ -7,7 +7,8 @@ from ilola_lib.metrics import bootstrap_ci
 KL_KEYS = ("kl_1a", "kl_1b", "kl_0", "kl_rand")
 # A KL below this is float64 round-off of an exact match: a ratio over it would only divide noise.
 KL_RESOLUTION = 1e-12
-SCALAR_KEYS = KL_KEYS + ("cosine", "epic", "eta", "induced_normalized")
+MONTE_CARLO_KEYS = tuple(f"{key}_mc{suffix}" for key in KL_KEYS for suffix in ("", "_se"))
+SCALAR_KEYS = KL_KEYS + MONTE_CARLO_KEYS + ("cosine", "epic", "eta", "induced_normalized")
 
 
 def derived_metrics(method: dict) -> dict:

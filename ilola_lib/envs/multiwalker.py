@@ -204,6 +204,7 @@ class MultiWalkerFeatureEnv:
         self.env_kwargs = dict(env_kwargs)
         self.parallel_env = make_multiwalker(**self.env_kwargs)
         self._core = _core_env(self.parallel_env)
+        self.package_start_x = float("nan")
 
     @property
     def possible_agents(self) -> list[str]:
@@ -250,9 +251,18 @@ class MultiWalkerFeatureEnv:
         """Whether the package has touched anything but a walker hull this episode."""
         return bool(self._core.game_over)
 
+    @property
+    def episode_failed(self) -> bool:
+        """Whether the episode ended (or will end) in failure: a walker fell, the package was dropped or
+        it went behind the start. A run that merely reached ``max_cycles`` is not a failure."""
+        core = self._core
+        return bool(core.game_over or np.any(core.fallen_walkers) or core.package.position.x < 0)
+
     def reset(self, seed: int | None = None) -> tuple[dict, dict]:
         """Start an episode; returns ``(observations, infos)`` (observations numpy ``[31]``)."""
-        return self.parallel_env.reset(seed=seed)
+        result = self.parallel_env.reset(seed=seed)
+        self.package_start_x = self.package_x
+        return result
 
     def step(self, actions: Mapping[str, np.ndarray]) -> FeatureStep:
         """Apply ``actions[agent]`` (numpy ``[4]``) for every live agent and advance one frame.

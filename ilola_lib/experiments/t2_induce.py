@@ -49,11 +49,11 @@ def induce_seed(config: dict, seed: int, inverse_metrics: dict, learner_metrics:
     return {"task": "t2", "seed": seed, "return_true": true_return, "return_floor": floor, "methods": methods}
 
 
-def induced_table(induced: dict) -> str:
+def induced_table(induced: dict, floor_label: str = "max(random, no-op)") -> str:
     """Markdown: each method's induced return (± standard error) and its normalised value."""
     lines = ["| method | induced return | normalised |", "|---|---|---|"]
     lines += [f"| `{m}` | {r['return']['mean']:.2f} ± {r['return']['standard_error']:.2f} | "
               f"{r['induced_normalized']:.3f} |" for m, r in induced["methods"].items()]
     lines.append(f"| true reward (R_true) | {induced['return_true']:.2f} | 1 |")
-    lines.append(f"| floor: max(random, no-op) | {induced['return_floor']:.2f} | 0 |")
+    lines.append(f"| floor: {floor_label} | {induced['return_floor']:.2f} | 0 |")
     return "\n".join(lines) + "\n"

@@ -2,6 +2,8 @@
 MA-LfL over observations, each with held-out KLs and cosines to the weights the learners were trained on.
 
 All methods are scored on the same states: ``M`` joint observations sampled once per pair from ``D_{k+1}``.
+The trace-level helpers (state samples, batches, tensors, divergences) also serve T3's Gaussian traces
+(:mod:`ilola_lib.experiments.t3_inverse`), whose batches are padded episodes with a ``valid`` mask.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from ilola_lib.inverse.gradient_methods import fit_gradient_methods
 from ilola_lib.inverse.learner_models import GradientLearnerModel, SoftPolicyIterationModel
 from ilola_lib.inverse.ma_lfl_observations import (fit_lfl_weights, lfl_regression_rows, other_agents_weights,
                                                    potential_basis, soft_q_monte_carlo)
-from ilola_lib.inverse.network_policy_space import (CategoricalNetworkDivergence, episodes_from_rollout,
+from ilola_lib.inverse.network_policy_space import (CategoricalNetworkDivergence, GaussianNetworkDivergence,
+                                                    MonteCarloGaussianDivergence, episodes_from_rollout,
                                                     sampled_gradient_tensors)
 from ilola_lib.inverse.policy_fit import TabularDivergence, fit_nuisance
-from ilola_lib.learners.policies import actor_log_probs, actor_logits, safe_observation_std
+from ilola_lib.learners.policies import actor_log_probs, actor_logits, gaussian_log_probs, safe_observation_std
 from ilola_lib.metrics import cosine
 from ilola_lib.neural_traces import NeuralTrace
 from ilola_lib.parallel import single_threaded_torch
@@ -40,12 +43,18 @@ class StateSample:
 
 
 def sample_states(trace: NeuralTrace, pairs, states_per_pair: int, rng: np.random.Generator) -> StateSample:
-    """Draw ``states_per_pair`` (step, env) cells of each ``D_{k+1}`` without replacement."""
+    """Draw ``states_per_pair`` (step, env) cells of each ``D_{k+1}`` without replacement (valid cells only,
+    for padded T3 batches)."""
     pairs = np.asarray(pairs)
     num_steps, num_envs = trace.observations.shape[1:3]
     horizon = int(trace.metadata["config"]["max_cycles"])
-    cells = np.stack([rng.choice(num_steps * num_envs, size=min(states_per_pair, num_steps * num_envs),
-                                 replace=False) for _ in pairs])
+    if trace.valid is None:
+        cells = np.stack([rng.choice(num_steps * num_envs, size=min(states_per_pair, num_steps * num_envs),
+                                     replace=False) for _ in pairs])
+    else:
+        candidates = [np.flatnonzero(trace.valid[k + 1].reshape(-1)) for k in pairs]
+        size = min(states_per_pair, min(len(c) for c in candidates))
+        cells = np.stack([rng.choice(c, size=size, replace=False) for c in candidates])
     steps, envs = np.divmod(cells, num_envs)
     observations = trace.observations[pairs[:, None] + 1, steps, envs]
     return StateSample(pairs, torch.as_tensor(observations, dtype=torch.float64),
@@ -53,19 +62,33 @@ def sample_states(trace: NeuralTrace, pairs, states_per_pair: int, rng: np.rando
 
 
 def phase_batch(trace: NeuralTrace, phase: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``D_k`` as episodes: observations ``[B, H, N, obs_dim]``, actions ``[B, H, N]``, features ``[N, B, H, q]``."""
-    horizon = int(trace.metadata["config"]["max_cycles"])
-    observations = episodes_from_rollout(torch.as_tensor(trace.observations[phase]), horizon)
-    actions = episodes_from_rollout(torch.as_tensor(trace.actions[phase]), horizon)
-    features = episodes_from_rollout(torch.as_tensor(trace.features[phase], dtype=torch.float64), horizon)
-    return observations, actions, features.permute(2, 0, 1, 3)
+    """``D_k`` as episodes: observations ``[B, H, N, obs_dim]``, actions ``[B, H, N(, A)]``, features
+    ``[N, B, H, q]`` (zero on padding steps)."""
+    if trace.valid is not None:  # T3: env e played one padded episode [H, E]
+        def episodes(values):
+            return torch.as_tensor(values[phase]).transpose(0, 1)
+    else:
+        def episodes(values):
+            return episodes_from_rollout(torch.as_tensor(values[phase]), int(trace.metadata["config"]["max_cycles"]))
+    features = episodes(trace.features).to(torch.float64)
+    return episodes(trace.observations), episodes(trace.actions), features.permute(2, 0, 1, 3)
+
+
+def log_prob_functions(trace: NeuralTrace, templates: list, phase: int) -> list:
+    """Per agent, ``θ_i [d] → log π_i(a|o; θ_i) [B, H]`` on ``D_k``'s episodes (0 on padding steps)."""
+    observations, actions, _ = phase_batch(trace, phase)
+    if trace.policy != "gaussian":
+        return [lambda theta, i=i: actor_log_probs(templates[i], theta, observations[:, :, i], actions[:, :, i])
+                for i in range(trace.num_agents)]
+    valid = torch.as_tensor(trace.valid[phase]).T
+    return [lambda theta, i=i: gaussian_log_probs(templates[i], theta, observations[:, :, i], actions[:, :, i])
+            * valid for i in range(trace.num_agents)]
 
 
 def phase_tensors(trace: NeuralTrace, templates: list, phase: int, gamma: float, coupled: bool):
     """GPOMDP ``Ψ_ii`` ``[N, d, q]`` and LOLA ``T`` ``[N, N, d, q, q]`` (or ``None``) at ``θ^k`` from ``D_k``."""
-    observations, actions, features = phase_batch(trace, phase)
-    log_prob_fns = [lambda theta, i=i: actor_log_probs(templates[i], theta, observations[:, :, i], actions[:, :, i])
-                    for i in range(trace.num_agents)]
+    _, _, features = phase_batch(trace, phase)
+    log_prob_fns = log_prob_functions(trace, templates, phase)
     params = torch.as_tensor(trace.actor_params[phase], dtype=torch.float64)
     return sampled_gradient_tensors(log_prob_fns, params, features, gamma, coupled)
 
@@ -75,10 +98,12 @@ def templates_of(trace: NeuralTrace) -> list:
     return [trace.actor_template(i) for i in range(trace.num_agents)]
 
 
-def network_divergence(trace: NeuralTrace, templates: list, sample: StateSample) -> CategoricalNetworkDivergence:
-    """KL between observed and predicted network policies on the sampled states of each pair."""
+def network_divergence(trace: NeuralTrace, templates: list, sample: StateSample):
+    """KL between observed and predicted network policies on the sampled states of each pair (closed form)."""
     observations = sample.joint_observations.float().transpose(1, 2)  # [P, N, M, obs_dim]
     next_params = torch.as_tensor(trace.actor_params[sample.pairs + 1], dtype=torch.float64)
+    if trace.policy == "gaussian":
+        return GaussianNetworkDivergence(templates, observations, next_params)
     return CategoricalNetworkDivergence(templates, observations, next_params)
 
 
@@ -181,32 +206,69 @@ def analysed_pairs(num_pairs: int, held_out_every: int, fit_pair_stride: int) ->
     return pairs, np.flatnonzero(~np.isin(pairs, held_pairs)), np.flatnonzero(np.isin(pairs, held_pairs))
 
 
-def invert_trace(trace: NeuralTrace, settings: dict, seed: int) -> dict:
-    """``ilogel``, ``ilola``, ``ilola_eta0`` and ``ma_lfl`` on one PPO trace, and the seconds each part took."""
-    rng = np.random.default_rng([seed, 2])
-    pairs, fit, held = analysed_pairs(trace.num_phases, settings["held_out_every"], settings["fit_pair_stride"])
-    truth = np.asarray(trace.reward_weights, dtype=np.float64)
-    sample = sample_states(trace, pairs, settings["states_per_pair"], rng)
-
+def recovery_scores(truth: np.ndarray):
+    """``ω̂ → {cosine, cosine_per_agent, weights}`` against the true weights ``truth [N, q]``."""
     def recovery(omega: np.ndarray) -> dict:
         unit = omega / np.linalg.norm(omega, axis=-1, keepdims=True)
         per_agent = cosine(omega, truth)
         return {"cosine": float(per_agent.mean()), "cosine_per_agent": per_agent.tolist(), "weights": unit.tolist()}
 
+    return recovery
+
+
+@dataclass
+class TraceAnalysis:
+    """What every method on one trace shares: the analysed pairs (and which are fit / held out), the
+    sampled states, the actor templates and the random stream."""
+
+    pairs: np.ndarray
+    fit: np.ndarray
+    held: np.ndarray
+    sample: StateSample
+    templates: list
+    truth: np.ndarray
+    rng: np.random.Generator
+
+    @classmethod
+    def of(cls, trace: NeuralTrace, settings: dict, rng: np.random.Generator) -> "TraceAnalysis":
+        pairs, fit, held = analysed_pairs(trace.num_phases, settings["held_out_every"], settings["fit_pair_stride"])
+        sample = sample_states(trace, pairs, settings["states_per_pair"], rng)
+        return cls(pairs, fit, held, sample, templates_of(trace), np.asarray(trace.reward_weights, dtype=np.float64),
+                   rng)
+
+
+def gradient_methods_on_trace(trace: NeuralTrace, analysis: TraceAnalysis, settings: dict, seed: int,
+                              monte_carlo_samples: int = 0) -> tuple[dict, dict]:
+    """``ilogel``, ``ilola`` and ``ilola_eta0`` (design §5.2–5.3) with held-out KLs (and, if
+    ``monte_carlo_samples``, their Monte-Carlo estimates), and the seconds the tensors and the fits took."""
     seconds, start = {}, time.perf_counter()
-    templates = templates_of(trace)
-    model = gradient_model(trace, templates, pairs, float(trace.metadata["config"]["gamma"]), coupled=True)
+    model = gradient_model(trace, analysis.templates, analysis.pairs, float(trace.metadata["config"]["gamma"]),
+                           coupled=True)
     seconds["tensors"] = time.perf_counter() - start
     start = time.perf_counter()
-    next_theta = torch.as_tensor(trace.actor_params[pairs + 1], dtype=torch.float64)
-    methods = fit_gradient_methods(model.theta, next_theta, model.jacobians, model.lola,
-                                   network_divergence(trace, templates, sample), fit, held, truth, recovery, rng, settings, seed)
+    next_theta = torch.as_tensor(trace.actor_params[analysis.pairs + 1], dtype=torch.float64)
+    divergence = network_divergence(trace, analysis.templates, analysis.sample)
+    monte_carlo = None
+    if monte_carlo_samples:
+        generator = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 4]).generate_state(1)[0]))
+        monte_carlo = MonteCarloGaussianDivergence(analysis.templates, divergence.observations,
+                                                   divergence.next_params, monte_carlo_samples, generator)
+    methods = fit_gradient_methods(model.theta, next_theta, model.jacobians, model.lola, divergence, analysis.fit,
+                                   analysis.held, analysis.truth, recovery_scores(analysis.truth), analysis.rng,
+                                   settings, seed, monte_carlo)
     seconds["ilogel_ilola"] = time.perf_counter() - start
+    return methods, seconds
+
+
+def invert_trace(trace: NeuralTrace, settings: dict, seed: int) -> dict:
+    """``ilogel``, ``ilola``, ``ilola_eta0`` and ``ma_lfl`` on one PPO trace, and the seconds each part took."""
+    analysis = TraceAnalysis.of(trace, settings, np.random.default_rng([seed, 2]))
+    methods, seconds = gradient_methods_on_trace(trace, analysis, settings, seed)
     start = time.perf_counter()
-    methods["ma_lfl"] = ma_lfl_on_trace(trace, templates, sample, fit, held,
+    methods["ma_lfl"] = ma_lfl_on_trace(trace, analysis.templates, analysis.sample, analysis.fit, analysis.held,
                                         {**settings["ma_lfl"], "random_draws": settings["random_draws"],
-                                         "lbfgs_iterations": settings["lbfgs_iterations"]}, seed, rng,
-                                        recovery)
+                                         "lbfgs_iterations": settings["lbfgs_iterations"]}, seed, analysis.rng,
+                                        recovery_scores(analysis.truth))
     seconds["ma_lfl"] = time.perf_counter() - start
     return {"methods": methods, "seconds": seconds}
 
@@ -220,9 +282,8 @@ def invert_seed(config: dict, seed: int, trace: NeuralTrace) -> tuple[dict, dict
     return metrics, result["seconds"]
 
 
-def methods_table(metrics: dict) -> str:
-    """Markdown: held-out KLs and cosines of each method of one seed."""
-    columns = ("kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine")
+def methods_table(metrics: dict, columns: tuple[str, ...] = ("kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine")) -> str:
+    """Markdown: held-out KLs and cosines (or other ``columns``) of each method of one seed."""
     return markdown_rows(("method", *columns), ([f"`{name}`", *(f"{m[c]:.4g}" for c in columns)]
                                                 for name, m in metrics["methods"].items()))
 

@@ -22,12 +22,14 @@ from ilola_lib.inverse.stage_a import fit_logel
 def fit_gradient_methods(theta: torch.Tensor, next_theta: torch.Tensor, jacobians: torch.Tensor,
                          lola: torch.Tensor, divergence,
                          fit_pairs, held_pairs, true_weights: np.ndarray, recovery: Callable[[np.ndarray], dict],
-                         rng: np.random.Generator, settings: dict, seed: int) -> dict[str, dict]:
+                         rng: np.random.Generator, settings: dict, seed: int,
+                         monte_carlo=None) -> dict[str, dict]:
     """Metrics of ``ilogel``, ``ilola`` and ``ilola_eta0``.
 
     Stage A fits ``Δθ`` on the fit pairs (design §5.2); its ``ω̂`` starts Stage B, which fits in policy
     space with CMA-ES (design §5.3); the η = 0 fit is also a start of the LOLA fit, which contains it.
-    ``recovery(ω̂)`` scores recovered weights (cosine, EPIC, …).
+    ``recovery(ω̂)`` scores recovered weights (cosine, EPIC, …). A ``monte_carlo`` divergence (T3) adds
+    Monte-Carlo estimates of every held-out KL (:mod:`ilola_lib.inverse.evaluation`).
     """
     deltas = (next_theta - theta).numpy()
     naive = GradientLearnerModel(theta, jacobians, coupled=False)
@@ -42,8 +44,8 @@ def fit_gradient_methods(theta: torch.Tensor, next_theta: torch.Tensor, jacobian
                          max_iterations=iterations)
 
     baselines = {False: baseline_kls(naive, divergence, fit_pairs, held_pairs, true_weights, fit_a.nuisance,
-                                     theta, rng, draws, iterations)}
-    results = {"ilogel": {**baselines[False], **recovered_kl(naive, divergence, held_pairs, fit_a),
+                                     theta, rng, draws, iterations, monte_carlo)}
+    results = {"ilogel": {**baselines[False], **recovered_kl(naive, divergence, held_pairs, fit_a, monte_carlo),
                           **recovery(omega_a)}}
     fits = {}
     for key, model, nuisance_init, nested in (
@@ -57,8 +59,8 @@ def fit_gradient_methods(theta: torch.Tensor, next_theta: torch.Tensor, jacobian
         fits[key] = fitted
         if model.coupled not in baselines:
             baselines[model.coupled] = baseline_kls(model, divergence, fit_pairs, held_pairs, true_weights,
-                                                    fitted.nuisance, theta, rng, draws, iterations)
-        results[key] = {**baselines[model.coupled], **recovered_kl(model, divergence, held_pairs, fitted),
+                                                    fitted.nuisance, theta, rng, draws, iterations, monte_carlo)
+        results[key] = {**baselines[model.coupled], **recovered_kl(model, divergence, held_pairs, fitted, monte_carlo),
                         **recovery(fitted.omega), "fit_loss": fitted.loss, "cma_fit_loss": fitted.cma_loss}
         if model.coupled:
             results[key]["eta"] = float(np.exp(fitted.nuisance[-1]))

@@ -1,4 +1,5 @@
-"""Categorical MLP actor and critic for the PPO learners, and flat-parameter evaluation helpers.
+"""Categorical and diagonal-Gaussian MLP actors and the critic of the PPO learners, and flat-parameter
+evaluation helpers.
 
 Both networks are CleanRL-style MLPs ``obs_dim → hidden → hidden → out`` with tanh activations
 and orthogonal initialisation (gain ``√2`` on hidden layers, ``0.01`` on the actor's output
@@ -11,7 +12,11 @@ treat ``π_i(a | o; θ_i)`` as a function of the parameters ``θ_i`` alone, and 
 statistics drift during training would change the policy without any change of ``θ_i``. The
 buffers are not parameters, so :func:`flatten_params` does not include them.
 
-The flat-parameter helpers (:func:`actor_logits`, :func:`actor_log_probs`) evaluate an actor
+Every actor exposes its distribution family through two methods used by PPO:
+``log_prob_and_entropy(obs, actions)`` and ``mean_kl_from(before_params, obs)``.
+
+The flat-parameter helpers (:func:`actor_logits`, :func:`actor_log_probs`, :func:`gaussian_mean_log_std`,
+:func:`gaussian_log_probs`) evaluate an actor
 *architecture* (a template module, whose buffers supply the normalisation constants) at flat
 parameter vectors ``[d]`` or at a whole population ``[P, d]`` in one call
 (``torch.func.functional_call`` + ``vmap``), with autograd through the flat vector.
@@ -108,8 +113,67 @@ class CategoricalActor(NormalizedMLP):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__(obs_mean, obs_std, hidden_size, num_actions, 0.01, generator)
-        self.num_actions = num_actions
-        self.hidden_size = hidden_size
+
+    def log_prob_and_entropy(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log π(a|o)`` and the entropy, both ``[B]``, for ``obs [B, obs_dim]`` and ``actions [B]``."""
+        return categorical_log_probs_and_entropy(self(obs), actions)
+
+    def mean_kl_from(self, before_params: torch.Tensor, obs: torch.Tensor) -> float:
+        """Mean exact ``KL(π(·|o; before) ‖ π(·|o; self))`` over ``obs [B, obs_dim]``."""
+        log_before = torch.log_softmax(actor_logits(self, before_params, obs), dim=-1)
+        log_after = torch.log_softmax(self(obs), dim=-1)
+        return float((log_before.exp() * (log_before - log_after)).sum(-1).mean())
+
+
+class GaussianActor(NormalizedMLP):
+    """Diagonal Gaussian policy ``π(a | o; θ) = N(μ(o; θ), diag(exp(2 log_std)))`` over ``R^A``.
+
+    The mean is the MLP's output (``forward``); ``log_std [A]`` is a state-independent parameter
+    (CleanRL ``ppo_continuous_action``), initialised to ``init_log_std``. It is registered before
+    the MLP, so it is the first ``A`` entries of :func:`flatten_params`. Actions are unbounded
+    samples; an environment with bounded actions clips them.
+    """
+
+    def __init__(
+        self,
+        obs_mean: torch.Tensor,
+        obs_std: torch.Tensor,
+        action_dim: int,
+        hidden_size: int = 64,
+        generator: torch.Generator | None = None,
+        init_log_std: float = 0.0,
+    ) -> None:
+        super().__init__(obs_mean, obs_std, hidden_size, action_dim, 0.01, generator)
+        self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
+
+    def distribution(self, obs: torch.Tensor) -> torch.distributions.Independent:
+        """``π(·|o)`` for ``obs [..., obs_dim]`` (batch shape ``[...]``, event shape ``[A]``)."""
+        return gaussian(self(obs), self.log_std)
+
+    def log_prob_and_entropy(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log π(a|o)`` and the entropy, both ``[B]``, for ``obs [B, obs_dim]`` and ``actions [B, A]``."""
+        policy = self.distribution(obs)
+        return policy.log_prob(actions), policy.entropy()
+
+    def mean_kl_from(self, before_params: torch.Tensor, obs: torch.Tensor) -> float:
+        """Mean closed-form ``KL(π(·|o; before) ‖ π(·|o; self))`` over ``obs [B, obs_dim]``."""
+        before = gaussian(*gaussian_mean_log_std(self, before_params, obs))
+        return float(torch.distributions.kl_divergence(before, self.distribution(obs)).mean())
+
+
+def gaussian(mean: torch.Tensor, log_std: torch.Tensor) -> torch.distributions.Independent:
+    """The diagonal Gaussian ``N(mean, diag(exp(2 log_std)))``, event shape ``[A]`` (no argument validation,
+    so it can be built inside ``vmap``)."""
+    normal = torch.distributions.Normal(mean, log_std.exp().expand_as(mean), validate_args=False)
+    return torch.distributions.Independent(normal, 1, validate_args=False)
+
+
+def categorical_log_probs_and_entropy(logits: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log π(a|o)`` and the entropy, both ``[B]``, from ``logits [B, A]`` and ``actions [B]``."""
+    log_policy = torch.log_softmax(logits, dim=-1)
+    log_probs = log_policy.gather(-1, actions[:, None]).squeeze(-1)
+    entropy = -(log_policy.exp() * log_policy).sum(-1)
+    return log_probs, entropy
 
 
 class Critic(NormalizedMLP):
@@ -179,7 +243,8 @@ def load_flat_params_(module: nn.Module, flat_params: torch.Tensor) -> nn.Module
 
 
 def actor_logits(actor_template: nn.Module, flat_params: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
-    """Logits of ``actor_template``'s architecture at ``flat_params``.
+    """Outputs (a :class:`CategoricalActor`'s logits, a :class:`GaussianActor`'s mean) of
+    ``actor_template``'s architecture at ``flat_params``.
 
     Args:
         actor_template: a :class:`CategoricalActor`; only its architecture and buffers (the
@@ -211,3 +276,30 @@ def actor_log_probs(
     log_policy = torch.log_softmax(actor_logits(actor_template, flat_params, obs), dim=-1)
     index = actions.long().expand(log_policy.shape[:-1]).unsqueeze(-1)
     return log_policy.gather(-1, index).squeeze(-1)
+
+
+def gaussian_mean_log_std(
+    actor_template: GaussianActor, flat_params: torch.Tensor, obs: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and log-std of ``actor_template``'s architecture at ``flat_params``.
+
+    ``flat_params [d]`` gives mean ``[..., A]`` and log-std ``[A]``; a population ``[P, d]`` gives
+    ``[P, ..., A]`` and ``[P, 1, …, 1, A]`` (broadcastable against the mean).
+    """
+    mean = actor_logits(actor_template, flat_params, obs)
+    log_std = unflatten_params(actor_template, flat_params)["log_std"]
+    if flat_params.ndim == 2:
+        log_std = log_std.reshape(log_std.shape[0], *(1,) * (mean.ndim - 2), log_std.shape[-1])
+    return mean, log_std
+
+
+def gaussian_log_probs(
+    actor_template: GaussianActor, flat_params: torch.Tensor, obs: torch.Tensor, actions: torch.Tensor
+) -> torch.Tensor:
+    """``log π(actions | obs; θ)`` of a :class:`GaussianActor` at ``flat_params`` ``[d]`` or ``[P, d]``.
+
+    ``obs [..., obs_dim]`` and ``actions [..., A]`` are shared by the population; returns ``[...]``
+    or ``[P, ...]``.
+    """
+    mean, log_std = gaussian_mean_log_std(actor_template, flat_params, obs)
+    return gaussian(mean, log_std).log_prob(actions.to(mean.dtype))

@@ -3,6 +3,9 @@
 Read top to bottom: configuration and seeding, the per-agent networks, the frozen observation
 normaliser, rollouts on :class:`~ilola_lib.envs.simple_spread.BatchedSimpleSpread`, GAE, the PPO
 update and the training loop (which records a :class:`~ilola_lib.neural_traces.NeuralTrace`).
+GAE and the PPO update (:func:`agent_batches`, :func:`update_learners`) do not depend on the action
+distribution or the environment; :mod:`ilola_lib.learners.multiwalker_ppo` uses them for T3's
+Gaussian learners.
 Evaluation on the real mpe2 environment is in :mod:`ilola_lib.learners.mpe_evaluation`.
 
 Choices that matter for the inverse problem (design §4–5):
@@ -42,7 +45,7 @@ from ilola_lib.envs.simple_spread import (
 from ilola_lib.learners.policies import (
     CategoricalActor,
     Critic,
-    actor_logits,
+    GaussianActor,
     flatten_params,
     safe_observation_std,
 )
@@ -59,24 +62,11 @@ ENV_NAME = "mpe2 simple_spread_v3"
 # --------------------------------------------------------------------------------------------
 
 
-def default_reward_weights(num_agents: int = NUM_AGENTS, local_ratio: float = 0.5) -> tuple:
-    """The true ``ω*`` for every agent as a nested tuple ``[N][q]``."""
-    return tuple(tuple(float(w) for w in true_weights(local_ratio)) for _ in range(num_agents))
-
-
 @dataclass(frozen=True)
-class PPOConfig:
-    """Budget and hyper-parameters of one independent-PPO run.
+class PPOHyperparameters:
+    """The settings of the PPO update (:func:`agent_batches`, :func:`update_learners`), common to every task's
+    configuration; the learners' seed, sizes and reward weights complete it per task."""
 
-    One update consumes ``num_envs * num_steps`` env-steps per agent, split into
-    ``num_minibatches`` minibatches for each of ``update_epochs`` epochs.
-    ``reward_weights [N][q]`` are the weights ``w_i`` of the training reward ``w_i · φ_i``;
-    left as ``None`` they become the true ``ω*`` of ``local_ratio`` for every agent.
-    """
-
-    num_envs: int = 64
-    num_steps: int = 25
-    num_updates: int = 200
     learning_rate: float = 1e-3
     critic_learning_rate: float = 1e-3
     update_epochs: int = 4
@@ -91,57 +81,79 @@ class PPOConfig:
     hidden_size: int = 64
     seed: int = 0
     num_agents: int = NUM_AGENTS
+    reward_weights: tuple | None = None
+
+    def validate_fields(self, positive_ints: tuple[str, ...], num_features: int) -> None:
+        """Raise ``ValueError`` naming the first invalid field (``positive_ints`` lists the task's own integer
+        fields, ``num_features`` the length of each ``reward_weights`` row)."""
+        name = type(self).__name__
+        for field in ("update_epochs", "num_minibatches", "hidden_size", *positive_ints):
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}.{field} must be a positive integer, got {value!r}")
+        for field in ("learning_rate", "critic_learning_rate", "clip_coef", "max_grad_norm", "vf_coef"):
+            if not getattr(self, field) > 0:
+                raise ValueError(f"{name}.{field} must be > 0, got {getattr(self, field)!r}")
+        if not 0 <= self.gamma < 1:
+            raise ValueError(f"{name}.gamma must lie in [0, 1), got {self.gamma!r}")
+        if not 0 <= self.gae_lambda <= 1:
+            raise ValueError(f"{name}.gae_lambda must lie in [0, 1], got {self.gae_lambda!r}")
+        if self.ent_coef < 0:
+            raise ValueError(f"{name}.ent_coef must be >= 0, got {self.ent_coef!r}")
+        if self.num_agents < 2:
+            raise ValueError(f"{name}.num_agents must be >= 2, got {self.num_agents}")
+        weights = np.asarray(self.reward_weights, dtype=np.float64)
+        if weights.shape != (self.num_agents, num_features) or not np.all(np.isfinite(weights)):
+            raise ValueError(f"{name}.reward_weights must be finite [{self.num_agents}][{num_features}],"
+                             f" got shape {weights.shape}")
+
+    def _freeze_weights(self, default_row) -> None:
+        """``reward_weights`` as a nested tuple ``[N][q]``; ``None`` becomes ``default_row`` for every agent."""
+        weights = self.reward_weights if self.reward_weights is not None else [default_row] * self.num_agents
+        object.__setattr__(self, "reward_weights", tuple(tuple(float(w) for w in row) for row in weights))
+
+    def to_dict(self) -> dict:
+        """JSON-able dict of every field."""
+        return {key: (list(map(list, value)) if key == "reward_weights" else value)
+                for key, value in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class PPOConfig(PPOHyperparameters):
+    """Budget and hyper-parameters of one independent-PPO run on simple_spread.
+
+    One update consumes ``num_envs * num_steps`` env-steps per agent, split into
+    ``num_minibatches`` minibatches for each of ``update_epochs`` epochs.
+    ``reward_weights [N][q]`` are the weights ``w_i`` of the training reward ``w_i · φ_i``;
+    left as ``None`` they become the true ``ω*`` of ``local_ratio`` for every agent.
+    """
+
+    num_envs: int = 64
+    num_steps: int = 25
+    num_updates: int = 200
     local_ratio: float = 0.5
     max_cycles: int = 25
     normalizer_envs: int = 64
     normalizer_steps: int = 100
-    reward_weights: tuple | None = None
 
     def __post_init__(self) -> None:
-        weights = self.reward_weights
-        if weights is None:
-            weights = default_reward_weights(self.num_agents, self.local_ratio)
-        object.__setattr__(self, "reward_weights", tuple(tuple(float(w) for w in row) for row in weights))
+        self._freeze_weights(true_weights(self.local_ratio))
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first invalid field."""
-        positive_ints = ("num_envs", "num_steps", "num_updates", "update_epochs", "num_minibatches",
-                         "hidden_size", "max_cycles", "normalizer_envs", "normalizer_steps")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"PPOConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("learning_rate", "critic_learning_rate", "clip_coef", "max_grad_norm", "vf_coef"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"PPOConfig.{name} must be > 0, got {getattr(self, name)!r}")
-        if not 0 <= self.gamma < 1:
-            raise ValueError(f"PPOConfig.gamma must lie in [0, 1), got {self.gamma!r}")
-        if not 0 <= self.gae_lambda <= 1:
-            raise ValueError(f"PPOConfig.gae_lambda must lie in [0, 1], got {self.gae_lambda!r}")
-        if self.ent_coef < 0:
-            raise ValueError(f"PPOConfig.ent_coef must be >= 0, got {self.ent_coef!r}")
+        self.validate_fields(("num_envs", "num_steps", "num_updates", "max_cycles", "normalizer_envs",
+                              "normalizer_steps"), len(FEATURE_NAMES))
         if self.num_steps % self.max_cycles:
             raise ValueError(f"PPOConfig.num_steps ({self.num_steps}) must be a multiple of "
                              f"max_cycles ({self.max_cycles}) so that rollouts hold whole episodes")
         if (self.num_envs * self.num_steps) % self.num_minibatches:
             raise ValueError(f"PPOConfig.num_minibatches ({self.num_minibatches}) must divide "
                              f"num_envs * num_steps ({self.num_envs * self.num_steps})")
-        if self.num_agents < 2:
-            raise ValueError(f"PPOConfig.num_agents must be >= 2, got {self.num_agents}")
-        weights = np.asarray(self.reward_weights, dtype=np.float64)
-        if weights.shape != (self.num_agents, len(FEATURE_NAMES)) or not np.all(np.isfinite(weights)):
-            raise ValueError(f"PPOConfig.reward_weights must be finite [{self.num_agents}][{len(FEATURE_NAMES)}],"
-                             f" got shape {weights.shape}")
 
     @property
     def batch_size(self) -> int:
         """Samples per agent per update: ``num_envs * num_steps``."""
         return self.num_envs * self.num_steps
-
-    def to_dict(self) -> dict:
-        """JSON-able dict of every field."""
-        return {key: (list(map(list, value)) if key == "reward_weights" else value)
-                for key, value in dataclasses.asdict(self).items()}
 
 
 def derive_seeds(seed: int) -> dict[str, int]:
@@ -151,9 +163,8 @@ def derive_seeds(seed: int) -> dict[str, int]:
     return {name: int(state) for name, state in zip(names, states)}
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(packages: tuple[str, ...] = ("torch", "numpy", "mpe2", "pettingzoo")) -> dict[str, str]:
     """Versions of the packages that determine a trace's numbers."""
-    packages = ("torch", "numpy", "mpe2", "pettingzoo")
     return {"python": platform.python_version(),
             **{name: importlib.metadata.version(name) for name in packages}}
 
@@ -167,7 +178,7 @@ def package_versions() -> dict[str, str]:
 class AgentLearner:
     """One independent learner: actor, critic and their own Adam optimisers."""
 
-    actor: CategoricalActor
+    actor: CategoricalActor | GaussianActor
     critic: Critic
     actor_optimizer: torch.optim.Optimizer
     critic_optimizer: torch.optim.Optimizer
@@ -188,13 +199,19 @@ class FrozenNormalization:
     value_scale: torch.Tensor
 
 
-def make_learners(config: PPOConfig, normalization: FrozenNormalization) -> list[AgentLearner]:
-    """One :class:`AgentLearner` per agent with the frozen ``normalization`` built into both nets."""
+def make_learners(config, normalization: FrozenNormalization, make_actor=None) -> list[AgentLearner]:
+    """One :class:`AgentLearner` per agent with the frozen ``normalization`` built into both nets.
+
+    ``make_actor(obs_mean, obs_std, generator)`` builds an actor; the default is simple_spread's
+    :class:`CategoricalActor`. ``config`` needs ``seed``, ``num_agents``, ``hidden_size`` and the two
+    learning rates.
+    """
     generator = torch.Generator().manual_seed(derive_seeds(config.seed)["init"])
     learners = []
     for agent in range(config.num_agents):
         obs_mean, obs_std = normalization.obs_mean[agent], normalization.obs_std[agent]
-        actor = CategoricalActor(obs_mean, obs_std, NUM_ACTIONS, config.hidden_size, generator)
+        actor = (make_actor(obs_mean, obs_std, generator) if make_actor is not None else
+                 CategoricalActor(obs_mean, obs_std, NUM_ACTIONS, config.hidden_size, generator))
         critic = Critic(obs_mean, obs_std, config.hidden_size, generator,
                         float(normalization.value_offset[agent]), float(normalization.value_scale[agent]))
         learners.append(AgentLearner(
@@ -255,6 +272,10 @@ class Rollout:
         rewards: ``[T, E, N]`` float64 training rewards ``w_i · φ_i``.
         env_rewards: ``[T, E, N]`` float64 mpe2 rewards.
         dones: ``[T, E]`` bool, episode ended (truncated at ``max_cycles``) at step ``t``.
+        terminated: ``[T, E]`` bool or ``None``: the episode ended in a terminal state at step ``t``
+            (its bootstrap value is 0); ``None`` means episodes are only truncated.
+        valid: ``[T, E]`` bool or ``None``: step ``t`` of env ``e`` is a real transition (not padding
+            after its episode ended); ``None`` means every step is.
     """
 
     observations: torch.Tensor
@@ -264,6 +285,8 @@ class Rollout:
     rewards: torch.Tensor
     env_rewards: torch.Tensor
     dones: torch.Tensor
+    terminated: torch.Tensor | None = None
+    valid: torch.Tensor | None = None
 
 
 def stacked_logits(actors: list[CategoricalActor], obs: torch.Tensor) -> torch.Tensor:
@@ -377,25 +400,16 @@ class AgentBatch:
     """One agent's flattened training batch of ``B = T · E`` samples."""
 
     observations: torch.Tensor  # [B, obs_dim]
-    actions: torch.Tensor  # [B]
+    actions: torch.Tensor  # [B] (categorical) or [B, A] (Gaussian)
     old_log_probs: torch.Tensor  # [B]
     advantages: torch.Tensor  # [B]
     returns: torch.Tensor  # [B]
 
 
-def categorical_log_probs_and_entropy(logits: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``log π(a|o)`` and the entropy, both ``[B]``, from ``logits [B, A]`` and ``actions [B]``."""
-    log_policy = torch.log_softmax(logits, dim=-1)
-    log_probs = log_policy.gather(-1, actions[:, None]).squeeze(-1)
-    entropy = -(log_policy.exp() * log_policy).sum(-1)
-    return log_probs, entropy
-
-
 def actor_minibatch_step(learner: AgentLearner, batch: AgentBatch, index: torch.Tensor,
                          config: PPOConfig) -> dict[str, float]:
     """One clipped-surrogate Adam step of the actor on minibatch ``index [M]``; returns its stats."""
-    logits = learner.actor(batch.observations[index])
-    log_probs, entropy = categorical_log_probs_and_entropy(logits, batch.actions[index])
+    log_probs, entropy = learner.actor.log_prob_and_entropy(batch.observations[index], batch.actions[index])
     log_ratio = log_probs - batch.old_log_probs[index]
     ratio = log_ratio.exp()
     advantages = batch.advantages[index]
@@ -430,12 +444,14 @@ def critic_minibatch_step(learner: AgentLearner, batch: AgentBatch, index: torch
 
 def update_agent(learner: AgentLearner, batch: AgentBatch, config: PPOConfig,
                  generator: torch.Generator) -> dict[str, float]:
-    """``update_epochs`` passes of shuffled minibatches; returns stats averaged over minibatches."""
-    minibatch_size = config.batch_size // config.num_minibatches
+    """``update_epochs`` passes of ``num_minibatches`` shuffled minibatches; returns stats averaged over
+    minibatches."""
+    batch_size = batch.advantages.shape[0]
+    minibatch_size = -(-batch_size // config.num_minibatches)
     totals: dict[str, float] = {}
     num_minibatches = 0
     for _ in range(config.update_epochs):
-        permutation = torch.randperm(config.batch_size, generator=generator)
+        permutation = torch.randperm(batch_size, generator=generator)
         for index in permutation.split(minibatch_size):
             stats = {**actor_minibatch_step(learner, batch, index, config),
                      **critic_minibatch_step(learner, batch, index, config)}
@@ -449,30 +465,28 @@ def update_agent(learner: AgentLearner, batch: AgentBatch, config: PPOConfig,
 def agent_batches(learners: list[AgentLearner], rollout: Rollout, config: PPOConfig) -> tuple[list[AgentBatch], float]:
     """Per-agent flattened batches with old log-probs, GAE advantages and returns.
 
-    Also returns the critics' explained variance (mean over agents) before the update.
+    Terminal steps (``rollout.terminated``) bootstrap from 0; padding steps (``~rollout.valid``) are
+    left out of the batches. Also returns the critics' explained variance (mean over agents) before
+    the update.
     """
+    def flat(values: torch.Tensor) -> torch.Tensor:  # [T, E, ...] -> [B, ...]
+        return values.reshape(-1, *values.shape[2:]) if rollout.valid is None else values[rollout.valid]
+
     batches, explained = [], []
     for agent, learner in enumerate(learners):
         observations = rollout.observations[:, :, agent]
         values = learner.critic(observations)
         next_values = learner.critic(rollout.final_observations[:, :, agent])
+        if rollout.terminated is not None:
+            next_values = next_values.masked_fill(rollout.terminated, 0.0)
         advantages, returns = compute_gae(rollout.rewards[:, :, agent].to(torch.float32), values, next_values,
                                           rollout.dones, config.gamma, config.gae_lambda)
-        actions = rollout.actions[:, :, agent].reshape(-1)
-        flat_observations = observations.reshape(-1, observations.shape[-1])
-        old_log_probs, _ = categorical_log_probs_and_entropy(learner.actor(flat_observations), actions)
-        batches.append(AgentBatch(flat_observations, actions, old_log_probs,
-                                  advantages.reshape(-1), returns.reshape(-1)))
-        explained.append(explained_variance(values.reshape(-1), returns.reshape(-1)))
+        actions = flat(rollout.actions[:, :, agent])
+        flat_observations = flat(observations)
+        old_log_probs, _ = learner.actor.log_prob_and_entropy(flat_observations, actions)
+        batches.append(AgentBatch(flat_observations, actions, old_log_probs, flat(advantages), flat(returns)))
+        explained.append(explained_variance(flat(values), flat(returns)))
     return batches, float(np.mean(explained))
-
-
-@torch.no_grad()
-def mean_policy_kl(actor: CategoricalActor, before_params: torch.Tensor, observations: torch.Tensor) -> float:
-    """Mean exact ``KL(π(·|o; before) ‖ π(·|o; actor))`` over ``observations [B, obs_dim]``."""
-    log_before = torch.log_softmax(actor_logits(actor, before_params, observations), dim=-1)
-    log_after = torch.log_softmax(actor(observations), dim=-1)
-    return float((log_before.exp() * (log_before - log_after)).sum(-1).mean())
 
 
 def update_learners(learners: list[AgentLearner], rollout: Rollout, config: PPOConfig,
@@ -483,7 +497,8 @@ def update_learners(learners: list[AgentLearner], rollout: Rollout, config: PPOC
     for learner, batch in zip(learners, batches):
         before = flatten_params(learner.actor)
         stats = update_agent(learner, batch, config, generator)
-        stats["policy_kl"] = mean_policy_kl(learner.actor, before, batch.observations)
+        with torch.no_grad():
+            stats["policy_kl"] = learner.actor.mean_kl_from(before, batch.observations)
         per_agent.append(stats)
     diagnostics = {key: float(np.mean([stats[key] for stats in per_agent])) for key in per_agent[0]}
     diagnostics["explained_variance"] = explained

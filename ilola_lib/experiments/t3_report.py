@@ -1,0 +1,67 @@
+"""T3 report: all seeds of MultiWalker aggregated into ``results/t3/summary.json`` (design §9), the issue's
+targets, the closed-form vs. Monte-Carlo KL check and the arrays the chapter's figures draw.
+
+Inputs are the per-seed JSON files of the learn, invert and induce stages (``results/t3/{learners,inverse,
+induced}``). The method-level helpers are T2's (:mod:`ilola_lib.experiments.t2_report`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ilola_lib.experiments.t2_report import _seeds, per_seed_methods, target_checks
+from ilola_lib.experiments.t3 import summarize_learners
+from ilola_lib.metrics import bootstrap_ci
+from ilola_lib.summary import KL_KEYS, aggregate_methods
+
+TARGET_RATIO_1B_1A = 1.5
+TARGET_COSINE = 0.8
+TARGET_INDUCED_NORMALIZED = 0.5
+MC_AGREEMENT_STANDARD_ERRORS = 4.0
+
+
+def summarize(learner_metrics: list[dict], inverse_metrics: list[dict], induced_metrics: list[dict],
+              profile: str) -> dict:
+    """``results/t3/summary.json``: learners' returns and package distances (trained, random, stand-still),
+    the induced-return normalisers and every method's metrics, each as mean and 95% bootstrap CI over seeds."""
+    seeds = _seeds(learner_metrics, inverse_metrics, induced_metrics)
+    learners = summarize_learners(learner_metrics, profile)
+    induced = {key: bootstrap_ci([m[key] for m in induced_metrics]) for key in ("return_true", "return_floor")}
+    return {"task": "t3", "profile": profile, "seeds": seeds, "learners": learners["learners"],
+            "package_distance": learners["package_distance"],
+            "beats_stand_still_every_seed": learners["beats_stand_still_every_seed"], "induced": induced,
+            "methods": aggregate_methods(per_seed_methods(inverse_metrics, induced_metrics))}
+
+
+def t3_target_checks(summary: dict) -> list[dict]:
+    """The T3 issue's targets: learners above stand-still (every seed, and across seeds with disjoint CIs),
+    then I-LOLA's KL ratio, KL(1b) below KL(0), cosine and normalised induced return."""
+    learners = summary["learners"]
+    trained_low, still_high = learners["return_trained"]["ci95"][0], learners["return_stand_still"]["ci95"][1]
+    checks = [
+        {"target": "learners above stand-still in every seed (95% CIs over evaluation episodes disjoint)",
+         "measured": float(summary["beats_stand_still_every_seed"]), "threshold": 1.0,
+         "met": bool(summary["beats_stand_still_every_seed"])},
+        {"target": "learners above stand-still across seeds: lower CI of trained vs upper CI of stand-still",
+         "measured": trained_low, "threshold": still_high, "met": bool(trained_low > still_high)},
+    ]
+    return checks + target_checks(summary, ratio_target=TARGET_RATIO_1B_1A, cosine_target=TARGET_COSINE,
+                                  induced_target=TARGET_INDUCED_NORMALIZED, below=(("kl_0", "KL(0)"),))
+
+
+def monte_carlo_agreement(inverse_metrics: list[dict]) -> dict:
+    """``|KL − KL_mc| / se`` for every seed, method and KL; the largest and whether all are within
+    :data:`MC_AGREEMENT_STANDARD_ERRORS` (KL(rand)'s standard error is an upper bound, see
+    :mod:`ilola_lib.inverse.evaluation`)."""
+    deviations = [abs(method[key] - method[f"{key}_mc"]) / method[f"{key}_mc_se"]
+                  for metrics in inverse_metrics for method in metrics["methods"].values() for key in KL_KEYS]
+    largest = float(np.max(deviations))
+    return {"largest_deviation_in_standard_errors": largest, "count": len(deviations),
+            "all_within": bool(largest <= MC_AGREEMENT_STANDARD_ERRORS)}
+
+
+def return_baselines(summary: dict) -> dict[str, float]:
+    """Mean over seeds of the uniform-random, stand-still and true-reward (evaluation) returns, by label."""
+    return {"uniform random": summary["learners"]["return_random"]["mean"],
+            "stand still (zero torques)": summary["learners"]["return_stand_still"]["mean"],
+            "trained on true reward (evaluation)": summary["induced"]["return_true"]["mean"]}

@@ -1,0 +1,71 @@
+"""T3 on tiny Gaussian-PPO traces: learner metrics, inversion with closed-form and Monte-Carlo KLs, report."""
+
+import json
+import math
+
+import pytest
+
+from ilola_lib.config import ConfigError, validate
+from ilola_lib.experiments import t3, t3_inverse, t3_report
+from ilola_lib.experiments.t3_induce import floor_return, normalised
+from ilola_lib.neural_traces import load_neural_trace
+from ilola_lib.summary import KL_KEYS
+
+pytestmark = pytest.mark.filterwarnings("ignore:The old environment creation API:DeprecationWarning")
+
+CONFIG = {"seeds": [0], "eval_episodes": 20, "workers": 1,
+          "ppo": dict(max_cycles=40, episodes_per_update=4, num_updates=6, learning_rate=3e-4,
+                      critic_learning_rate=1e-3, update_epochs=2, num_minibatches=2, ent_coef=0.0, gamma=0.99,
+                      hidden_size=8, init_log_std=-0.5),
+          "inverse": dict(held_out_every=2, states_per_pair=8, fit_pair_stride=1, logel_restarts=1,
+                          cma_generations=3, cma_popsize=6, cma_sigma=0.3, eta_init=1.0, random_draws=2,
+                          lbfgs_iterations=10, mc_samples=64)}
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory):
+    path = tmp_path_factory.mktemp("t3") / "seed_0.npz"
+    metrics = t3.learn_seed(CONFIG, 0, path)
+    return metrics, load_neural_trace(path)
+
+
+def test_learner_metrics_report_both_baselines_and_the_package(learned):
+    metrics, trace = learned
+    for key in ("return_trained", "return_random", "return_stand_still"):
+        assert {"mean", "standard_error", "package_distance", "episode_length"} <= set(metrics[key])
+        assert metrics[key]["standard_error"] > 0
+    assert len(metrics["learning_curve"]) == CONFIG["ppo"]["num_updates"] + 1
+    assert metrics["env_steps"] == int(trace.valid.sum())
+    assert trace.policy == "gaussian" and trace.actions.shape[-1] == 4
+
+
+def test_inversion_reports_closed_form_and_monte_carlo_kls_that_agree(learned):
+    _, trace = learned
+    metrics, seconds = t3_inverse.invert_seed(CONFIG, 0, trace)
+    assert set(metrics["methods"]) == {"ilogel", "ilola", "ilola_eta0"} and set(seconds) == {"tensors", "ilogel_ilola"}
+    for method in metrics["methods"].values():
+        for key in KL_KEYS:
+            assert method[f"{key}_mc_se"] > 0
+            assert abs(method[key] - method[f"{key}_mc"]) <= 4 * method[f"{key}_mc_se"], (key, method)
+        assert -1 <= method["cosine"] <= 1
+    assert t3_report.monte_carlo_agreement([metrics])["all_within"]
+    again, _ = t3_inverse.invert_seed(CONFIG, 0, trace)
+    assert json.dumps(again, sort_keys=True) == json.dumps(metrics, sort_keys=True), "same seed, same metrics"
+    held = set(metrics["pairs"]["held_out"])
+    assert held and not held & set(metrics["pairs"]["fit"])
+
+
+def test_induced_return_normalisation_uses_the_stronger_baseline():
+    learners = {"return_random": {"mean": -90.0}, "return_stand_still": {"mean": -97.0}}
+    assert floor_return(learners) == -90.0
+    assert normalised(-90.0, 0.0, -90.0) == 0.0 and normalised(0.0, 0.0, -90.0) == 1.0
+    assert math.isclose(normalised(-45.0, 0.0, -90.0), 0.5)
+
+
+def test_t3_params_are_validated_by_key():
+    params = {"profile": "smoke", "t3": {**CONFIG, "ppo": {**CONFIG["ppo"], "init_log_std": 9.0}}}
+    with pytest.raises(ConfigError, match="t3.ppo.init_log_std"):
+        validate(params)
+    params = {"profile": "smoke", "t3": {**CONFIG, "ppo": {**CONFIG["ppo"], "num_updates": 3}}}
+    with pytest.raises(ConfigError, match="t3.ppo.num_updates"):
+        validate(params)
