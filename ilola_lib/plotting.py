@@ -12,6 +12,7 @@ from ilola_lib.summary import KL_KEYS
 
 KL_LABELS = {"kl_1a": "KL(1a) true ω*", "kl_1b": "KL(1b) recovered ω̂", "kl_0": "KL(0) no update",
              "kl_rand": "KL(rand) random ω"}
+KL_LABELS |= {f"{key}_mc": f"{label}, Monte Carlo" for key, label in KL_LABELS.items()}
 LOG_FLOOR = 1e-16
 
 
@@ -21,7 +22,8 @@ def kl_comparison(methods: dict, title: str, keys: tuple[str, ...] = KL_KEYS, fl
     Values below ``floor`` (exact zeros from matched models) are drawn at ``floor`` and marked.
     """
     names = list(methods)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(names) + 2), 4.0))
+    wide = len(keys) > len(KL_KEYS)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(names) + 2) + (3.0 if wide else 0.0), 4.0))
     width = 0.8 / len(keys)
     for offset, key in enumerate(keys):
         means = np.array([methods[n][key]["mean"] if key in methods[n] else np.nan for n in names])
@@ -38,7 +40,10 @@ def kl_comparison(methods: dict, title: str, keys: tuple[str, ...] = KL_KEYS, fl
     ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
     ax.set_ylabel("held-out KL (nats)")
     ax.set_title(title)
-    ax.legend(fontsize=8, ncol=2)
+    if wide:  # many bars: the legend goes beside the axes
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig
 

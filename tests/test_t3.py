@@ -69,3 +69,19 @@ def test_t3_params_are_validated_by_key():
     params = {"profile": "smoke", "t3": {**CONFIG, "ppo": {**CONFIG["ppo"], "num_updates": 3}}}
     with pytest.raises(ConfigError, match="t3.ppo.num_updates"):
         validate(params)
+
+
+def test_target_checks_judge_kl0_paired_by_seed_and_mark_misses():
+    def interval(mean, low, high):
+        return {"mean": mean, "ci95": [low, high]}
+
+    summary = {"learners": {"return_trained": interval(-2, -3, -1), "return_random": interval(-94, -95, -93),
+                            "return_stand_still": interval(-97, -98, -96)},
+               "beats_stand_still_every_seed": True,
+               "methods": {"ilola": {"kl_ratio_1b_1a": interval(1.01, 1.0, 1.02), "kl_1b": interval(0.012, 0.01, 0.014),
+                                     "cosine": interval(0.3, 0.2, 0.4), "induced_normalized": interval(0.6, 0.5, 0.7),
+                                     "explained_fraction": interval(0.01, -0.002, 0.02)}}}
+    checks = t3_report.t3_target_checks(summary)
+    # learners (every seed, across seeds), KL ratio, cosine (missed), induced return, paired KL(0) (CI reaches 0)
+    assert [c["met"] for c in checks] == [True, True, True, False, True, False], checks
+    assert "paired" in checks[-1]["target"] and checks[-1]["measured"] == -0.002
