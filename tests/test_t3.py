@@ -25,7 +25,9 @@ CONFIG = {"seeds": [0], "eval_episodes": 20, "workers": 1,
 @pytest.fixture(scope="module")
 def learned(tmp_path_factory):
     path = tmp_path_factory.mktemp("t3") / "seed_0.npz"
-    metrics = t3.learn_seed(CONFIG, 0, path)
+    metrics, timing = t3.learn_seed(CONFIG, 0, path)
+    assert timing["seconds"] > 0 and timing["env_steps"] == metrics["env_steps"]
+    assert "seconds" not in metrics, "timings would break byte-identical metrics"
     return metrics, load_neural_trace(path)
 
 

@@ -58,8 +58,9 @@ def confidence_interval(result: dict) -> tuple[float, float]:
     return result["mean"] - Z_95 * result["standard_error"], result["mean"] + Z_95 * result["standard_error"]
 
 
-def learn_seed(config: dict, seed: int, trace_path: str | Path) -> dict:
-    """Train one seed's walkers, save the trace to ``trace_path`` and return the seed's learner metrics.
+def learn_seed(config: dict, seed: int, trace_path: str | Path) -> tuple[dict, dict]:
+    """Train one seed's walkers, save the trace to ``trace_path`` and return the seed's learner metrics
+    (deterministic) and its timing (seconds, env-steps per second; kept out of the metrics).
 
     Metrics: returns (mean, standard error, package distance, episode length) of the trained walkers and of
     both baselines over ``eval_episodes`` episodes, whether the trained walkers' 95% interval lies above the
@@ -72,7 +73,8 @@ def learn_seed(config: dict, seed: int, trace_path: str | Path) -> dict:
     baselines = evaluate_baselines(ppo, config["eval_episodes"])
     curve_keys = ("package_distance", "episode_length", "approx_kl", "policy_kl", "clip_fraction",
                   "explained_variance", "entropy")
-    return {
+    env_steps = int(run.trace.valid.sum())
+    metrics = {
         "task": "t3",
         "seed": seed,
         "return_trained": trained,
@@ -83,21 +85,22 @@ def learn_seed(config: dict, seed: int, trace_path: str | Path) -> dict:
         + [run.final_statistics["package_distance"]],
         "diagnostics": {key: [entry[key] for entry in run.history] for key in curve_keys},
         "num_updates": ppo.num_updates,
-        "env_steps": int(run.trace.valid.sum()),
-        "seconds": run.seconds,
-        "env_steps_per_second": float(run.trace.valid.sum()) / run.seconds,
+        "env_steps": env_steps,
     }
+    return metrics, {"seed": seed, "env_steps": env_steps, "seconds": run.seconds,
+                     "env_steps_per_second": env_steps / run.seconds}
 
 
-def learn_and_write(config: dict, seed: int, trace_path: str, metrics_path: str) -> dict:
+def learn_and_write(config: dict, seed: int, trace_path: str, metrics_path: str) -> tuple[dict, dict]:
     """:func:`learn_seed`, with its metrics written to ``metrics_path`` (JSON, atomically)."""
-    metrics = learn_seed(config, seed, trace_path)
+    metrics, timing = learn_seed(config, seed, trace_path)
     write_json(metrics_path, metrics)
-    return metrics
+    return metrics, timing
 
 
-def learn_seeds(config: dict, trace_dir: str | Path, metrics_dir: str | Path) -> list[dict]:
-    """Every seed of ``config["seeds"]`` on ``config["workers"]`` processes; traces and metrics per seed."""
+def learn_seeds(config: dict, trace_dir: str | Path, metrics_dir: str | Path) -> list[tuple[dict, dict]]:
+    """Every seed of ``config["seeds"]`` on ``config["workers"]`` processes; traces and metrics per seed.
+    Returns each seed's ``(metrics, timing)``."""
     arguments = [(config, seed, str(Path(trace_dir) / f"seed_{seed}.npz"),
                   str(Path(metrics_dir) / f"seed_{seed}.json")) for seed in config["seeds"]]
     for directory in (trace_dir, metrics_dir):
