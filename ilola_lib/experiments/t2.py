@@ -33,16 +33,14 @@ def learn_seed(config: dict, seed: int) -> tuple[NeuralTrace, dict]:
         run = train_ppo(ppo)
         evaluations = evaluate_against_baselines(run.actors, ppo, config["eval_episodes"],
                                                  EVALUATION_FIRST_EPISODE_SEED)
-    returns = {f"return_{name}": {"mean": result.mean, "standard_error": result.standard_error}
-               for name, result in (("trained", evaluations["trained"]), ("random", evaluations["random"]),
-                                    ("noop", evaluations["noop"]))}
+    returns = {f"return_{name}": evaluations[name].as_dict() for name in ("trained", "random", "noop")}
     random = evaluations["random"].mean
     return run.trace, {
         "task": "t2",
         "seed": seed,
         **returns,
         "improvement_over_random": (evaluations["trained"].mean - random) / abs(random),
-        "learning_curve": [entry["episode_return"] for entry in run.history] + [run.final_episode_return],
+        "learning_curve": run.learning_curve,
         "approx_kl": [entry["approx_kl"] for entry in run.history],
         "num_updates": ppo.num_updates,
     }

@@ -25,12 +25,10 @@ def train_on_reward(config: dict, seed: int, weights: np.ndarray) -> dict:
     and evaluated on mpe2's true reward: mean per-agent return ± standard error, and the learning curve
     (true return of each ``D_k``)."""
     ppo = dataclasses.replace(ppo_config(config, seed), reward_weights=tuple(map(tuple, weights)))
-    ppo.validate()
     with single_threaded_torch():
         run = train_ppo(ppo)
     result = evaluate_trained(run.actors, ppo, config["eval_episodes"], EVALUATION_FIRST_EPISODE_SEED)
-    return {"return": {"mean": result.mean, "standard_error": result.standard_error},
-            "learning_curve": [entry["episode_return"] for entry in run.history] + [run.final_episode_return]}
+    return {"return": result.as_dict(), "learning_curve": run.learning_curve}
 
 
 def induce_seed(config: dict, seed: int, inverse_metrics: dict, learner_metrics: dict, workers: int = 1) -> dict:

@@ -31,6 +31,10 @@ class EvaluationResult:
     standard_error: float
     episode_returns: np.ndarray
 
+    def as_dict(self) -> dict[str, float]:
+        """``{"mean", "standard_error"}`` for the metrics JSON."""
+        return {"mean": self.mean, "standard_error": self.standard_error}
+
 
 def actor_chooser(actors: list[CategoricalActor], seed: int) -> ActionChooser:
     """Actions ``[N]`` sampled from each actor's policy at obs ``[N, obs_dim]`` (own seeded stream)."""

@@ -563,6 +563,11 @@ class PPORun:
     def actors(self) -> list[CategoricalActor]:
         return [learner.actor for learner in self.learners]
 
+    @property
+    def learning_curve(self) -> list[float]:
+        """Mean per-agent mpe2 return of every ``D_k``, ``k = 0..K``."""
+        return [entry["episode_return"] for entry in self.history] + [self.final_episode_return]
+
 
 def train_ppo(config: PPOConfig) -> PPORun:
     """Train independent PPO learners on ``BatchedSimpleSpread`` and record the learning trace.
