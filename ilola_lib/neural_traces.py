@@ -81,6 +81,12 @@ class NeuralTrace:
     def __post_init__(self) -> None:
         check_trace_shapes(self)
 
+    def valid_steps(self, phase: int) -> np.ndarray:
+        """``[T, E]`` bool: the real (non-padding) steps of ``D_phase``; all of them for unpadded traces."""
+        if self.valid is None:
+            return np.ones(self.dones.shape[1:], dtype=bool)
+        return self.valid[phase]
+
     @property
     def num_phases(self) -> int:
         """``K``: the number of updates (pairs ``k → k+1``)."""

@@ -7,7 +7,7 @@ import pytest
 
 from ilola_lib.config import ConfigError, validate
 from ilola_lib.experiments import t3, t3_inverse, t3_report
-from ilola_lib.experiments.t3_induce import floor_return, normalised
+from ilola_lib.experiments.t2_induce import normalised_induced
 from ilola_lib.neural_traces import load_neural_trace
 from ilola_lib.summary import KL_KEYS
 
@@ -25,7 +25,8 @@ CONFIG = {"seeds": [0], "eval_episodes": 20, "workers": 1,
 @pytest.fixture(scope="module")
 def learned(tmp_path_factory):
     path = tmp_path_factory.mktemp("t3") / "seed_0.npz"
-    metrics, timing = t3.learn_seed(CONFIG, 0, path)
+    baselines = t3.evaluate_baselines(t3.ppo_config(CONFIG, 0), CONFIG["eval_episodes"])
+    metrics, timing = t3.learn_seed(CONFIG, 0, path, baselines)
     assert timing["seconds"] > 0 and timing["env_steps"] == metrics["env_steps"]
     assert "seconds" not in metrics, "timings would break byte-identical metrics"
     return metrics, load_neural_trace(path)
@@ -58,10 +59,13 @@ def test_inversion_reports_closed_form_and_monte_carlo_kls_that_agree(learned):
 
 
 def test_induced_return_normalisation_uses_the_stronger_baseline():
-    learners = {"return_random": {"mean": -90.0}, "return_stand_still": {"mean": -97.0}}
-    assert floor_return(learners) == -90.0
-    assert normalised(-90.0, 0.0, -90.0) == 0.0 and normalised(0.0, 0.0, -90.0) == 1.0
-    assert math.isclose(normalised(-45.0, 0.0, -90.0), 0.5)
+    learners = {"return_trained": {"mean": 0.0}, "return_random": {"mean": -90.0}, "return_stand_still": {"mean": -97.0}}
+    results = {name: {"return": {"mean": value}} for name, value in (("floor", -90.0), ("true", 0.0), ("half", -45.0))}
+    metrics = normalised_induced("t3", 0, results, learners, ("random", "stand_still"))
+    assert metrics["return_floor"] == -90.0
+    normalised = {name: m["induced_normalized"] for name, m in metrics["methods"].items()}
+    assert normalised["floor"] == 0.0 and normalised["true"] == 1.0
+    assert math.isclose(normalised["half"], 0.5)
 
 
 def test_t3_params_are_validated_by_key():

@@ -222,6 +222,11 @@ class MultiWalkerFeatureEnv:
         return self._core.n_walkers
 
     @property
+    def max_cycles(self) -> int:
+        """Steps after which the episode ends (reported by the env as termination)."""
+        return int(self._core.max_cycles)
+
+    @property
     def n_features(self) -> int:
         """``q``, the length of ``φ_i``."""
         return N_FEATURES

@@ -40,11 +40,18 @@ def induce_seed(config: dict, seed: int, inverse_metrics: dict, learner_metrics:
                  for m in INDUCED_METHODS]
     results = run_jobs(train_on_reward, arguments, workers) if workers > 1 else [
         train_on_reward(*args) for args in arguments]
+    return normalised_induced("t2", seed, dict(zip(INDUCED_METHODS, results)), learner_metrics, ("random", "noop"))
+
+
+def normalised_induced(task: str, seed: int, results: dict, learner_metrics: dict, trivial: tuple[str, ...]) -> dict:
+    """A seed's induced-return metrics: each method's ``results[method]`` (with its ``return``) plus
+    ``(R_induced − R_floor)/(R_true − R_floor)``, where ``R_true`` is the task's learners' return and
+    ``R_floor`` the best of the trivial policies' returns ``learner_metrics["return_<name>"]`` (design §6)."""
     true_return = learner_metrics["return_trained"]["mean"]
-    floor = max(learner_metrics["return_random"]["mean"], learner_metrics["return_noop"]["mean"])
+    floor = max(learner_metrics[f"return_{name}"]["mean"] for name in trivial)
     methods = {m: {**r, "induced_normalized": (r["return"]["mean"] - floor) / (true_return - floor)}
-               for m, r in zip(INDUCED_METHODS, results)}
-    return {"task": "t2", "seed": seed, "return_true": true_return, "return_floor": floor, "methods": methods}
+               for m, r in results.items()}
+    return {"task": task, "seed": seed, "return_true": true_return, "return_floor": floor, "methods": methods}
 
 
 def induced_table(induced: dict, floor_label: str = "max(random, no-op)") -> str:

@@ -46,15 +46,11 @@ def sample_states(trace: NeuralTrace, pairs, states_per_pair: int, rng: np.rando
     """Draw ``states_per_pair`` (step, env) cells of each ``D_{k+1}`` without replacement (valid cells only,
     for padded T3 batches)."""
     pairs = np.asarray(pairs)
-    num_steps, num_envs = trace.observations.shape[1:3]
+    num_envs = trace.observations.shape[2]
     horizon = int(trace.metadata["config"]["max_cycles"])
-    if trace.valid is None:
-        cells = np.stack([rng.choice(num_steps * num_envs, size=min(states_per_pair, num_steps * num_envs),
-                                     replace=False) for _ in pairs])
-    else:
-        candidates = [np.flatnonzero(trace.valid[k + 1].reshape(-1)) for k in pairs]
-        size = min(states_per_pair, min(len(c) for c in candidates))
-        cells = np.stack([rng.choice(c, size=size, replace=False) for c in candidates])
+    candidates = [np.flatnonzero(trace.valid_steps(k + 1).reshape(-1)) for k in pairs]
+    size = min(states_per_pair, min(len(c) for c in candidates))
+    cells = np.stack([rng.choice(c, size=size, replace=False) for c in candidates])
     steps, envs = np.divmod(cells, num_envs)
     observations = trace.observations[pairs[:, None] + 1, steps, envs]
     return StateSample(pairs, torch.as_tensor(observations, dtype=torch.float64),
@@ -80,7 +76,7 @@ def log_prob_functions(trace: NeuralTrace, templates: list, phase: int) -> list:
     if trace.policy != "gaussian":
         return [lambda theta, i=i: actor_log_probs(templates[i], theta, observations[:, :, i], actions[:, :, i])
                 for i in range(trace.num_agents)]
-    valid = torch.as_tensor(trace.valid[phase]).T
+    valid = torch.as_tensor(trace.valid_steps(phase)).T
     return [lambda theta, i=i: gaussian_log_probs(templates[i], theta, observations[:, :, i], actions[:, :, i])
             * valid for i in range(trace.num_agents)]
 

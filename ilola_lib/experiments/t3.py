@@ -58,9 +58,10 @@ def confidence_interval(result: dict) -> tuple[float, float]:
     return result["mean"] - Z_95 * result["standard_error"], result["mean"] + Z_95 * result["standard_error"]
 
 
-def learn_seed(config: dict, seed: int, trace_path: str | Path) -> tuple[dict, dict]:
+def learn_seed(config: dict, seed: int, trace_path: str | Path, baselines: dict) -> tuple[dict, dict]:
     """Train one seed's walkers, save the trace to ``trace_path`` and return the seed's learner metrics
     (deterministic) and its timing (seconds, env-steps per second; kept out of the metrics).
+    ``baselines`` is :func:`evaluate_baselines` (the same for every seed).
 
     Metrics: returns (mean, standard error, package distance, episode length) of the trained walkers and of
     both baselines over ``eval_episodes`` episodes, whether the trained walkers' 95% interval lies above the
@@ -70,7 +71,6 @@ def learn_seed(config: dict, seed: int, trace_path: str | Path) -> tuple[dict, d
     run = train_multiwalker_ppo(ppo)
     save_neural_trace(run.trace, trace_path)
     trained = evaluate_policy(run, ppo, config["eval_episodes"])
-    baselines = evaluate_baselines(ppo, config["eval_episodes"])
     curve_keys = ("package_distance", "episode_length", "approx_kl", "policy_kl", "clip_fraction",
                   "explained_variance", "entropy")
     env_steps = int(run.trace.valid.sum())
@@ -91,18 +91,20 @@ def learn_seed(config: dict, seed: int, trace_path: str | Path) -> tuple[dict, d
                      "env_steps_per_second": env_steps / run.seconds}
 
 
-def learn_and_write(config: dict, seed: int, trace_path: str, metrics_path: str) -> tuple[dict, dict]:
+def learn_and_write(config: dict, seed: int, trace_path: str, metrics_path: str,
+                    baselines: dict) -> tuple[dict, dict]:
     """:func:`learn_seed`, with its metrics written to ``metrics_path`` (JSON, atomically)."""
-    metrics, timing = learn_seed(config, seed, trace_path)
+    metrics, timing = learn_seed(config, seed, trace_path, baselines)
     write_json(metrics_path, metrics)
     return metrics, timing
 
 
 def learn_seeds(config: dict, trace_dir: str | Path, metrics_dir: str | Path) -> list[tuple[dict, dict]]:
     """Every seed of ``config["seeds"]`` on ``config["workers"]`` processes; traces and metrics per seed.
-    Returns each seed's ``(metrics, timing)``."""
+    The baselines do not depend on the seed and are evaluated once. Returns each seed's ``(metrics, timing)``."""
+    baselines = evaluate_baselines(ppo_config(config, config["seeds"][0]), config["eval_episodes"])
     arguments = [(config, seed, str(Path(trace_dir) / f"seed_{seed}.npz"),
-                  str(Path(metrics_dir) / f"seed_{seed}.json")) for seed in config["seeds"]]
+                  str(Path(metrics_dir) / f"seed_{seed}.json"), baselines) for seed in config["seeds"]]
     for directory in (trace_dir, metrics_dir):
         Path(directory).mkdir(parents=True, exist_ok=True)
     return run_jobs(learn_and_write, arguments, config["workers"])

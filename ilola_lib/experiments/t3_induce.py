@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ilola_lib.experiments.t2_induce import induced_weights
+from ilola_lib.experiments.t2_induce import induced_weights, normalised_induced
 from ilola_lib.experiments.t3 import evaluate_policy, ppo_config
 from ilola_lib.io import read_json, write_json
 from ilola_lib.learners.multiwalker_ppo import train_multiwalker_ppo
@@ -25,16 +25,6 @@ def train_on_reward(config: dict, seed: int, weights: np.ndarray) -> dict:
     return {"return": evaluate_policy(run, ppo, config["eval_episodes"]), "learning_curve": run.learning_curve}
 
 
-def floor_return(learner_metrics: dict) -> float:
-    """``R_floor = max(R_random, R_stand_still)`` of one seed (design §6)."""
-    return max(learner_metrics["return_random"]["mean"], learner_metrics["return_stand_still"]["mean"])
-
-
-def normalised(induced_return: float, true_return: float, floor: float) -> float:
-    """``(R_induced − R_floor)/(R_true − R_floor)``."""
-    return (induced_return - floor) / (true_return - floor)
-
-
 def induce_seeds(config: dict, inverse_dir: str | Path, learners_dir: str | Path, out_dir: str | Path) -> list[dict]:
     """Induced returns of every method and seed (all trainings spread over ``config["workers"]`` processes),
     normalised per seed; one JSON per seed in ``out_dir``."""
@@ -48,10 +38,8 @@ def induce_seeds(config: dict, inverse_dir: str | Path, learners_dir: str | Path
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     per_seed = []
     for seed in seeds:
-        true_return, floor = learners[seed]["return_trained"]["mean"], floor_return(learners[seed])
-        methods = {m: {**r, "induced_normalized": normalised(r["return"]["mean"], true_return, floor)}
-                   for (s, m), r in zip(jobs, results) if s == seed}
-        metrics = {"task": "t3", "seed": seed, "return_true": true_return, "return_floor": floor, "methods": methods}
+        metrics = normalised_induced("t3", seed, {m: r for (s, m), r in zip(jobs, results) if s == seed},
+                                     learners[seed], ("random", "stand_still"))
         write_json(Path(out_dir) / f"seed_{seed}.json", metrics)
         per_seed.append(metrics)
     return per_seed

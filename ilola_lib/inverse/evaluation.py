@@ -33,7 +33,8 @@ def monte_carlo_kl(held_model, monte_carlo, fit: PolicyFit) -> tuple[float, floa
     with torch.no_grad():
         omega, nuisance = (torch.as_tensor(np.asarray(x), dtype=torch.float64)[None] for x in (fit.omega, fit.nuisance))
         predicted = held_model.predict(omega, nuisance)
-        return float(monte_carlo(predicted).mean()), float(monte_carlo.standard_error(predicted)[0])
+        mean, standard_error = monte_carlo.mean_and_standard_error(predicted)
+        return float(mean[0]), float(standard_error[0])
 
 
 def _held_out_kls(key: str, held_model, held_divergence, fits: list[PolicyFit], monte_carlo) -> dict[str, float]:

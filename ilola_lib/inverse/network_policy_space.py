@@ -140,14 +140,14 @@ class MonteCarloGaussianDivergence(GaussianNetworkDivergence):
         """``[P, K, N]`` Monte-Carlo KL estimates (not clamped: an estimate can be negative)."""
         return self.log_ratios(predicted).mean(dim=(-2, -1))
 
-    def standard_error(self, predicted: torch.Tensor) -> torch.Tensor:
-        """``[P]``: standard error of the mean over pairs, agents and observations of the estimate,
+    def mean_and_standard_error(self, predicted: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[P]`` each: the estimate's mean over pairs, agents and observations, and its standard error
         ``sqrt(Σ_cells Var_s / S) / #cells`` (samples independent within and across observations)."""
         ratios = self.log_ratios(predicted)
         samples = ratios.shape[-1]
         cells = ratios[0, ..., 0].numel()
         within = ratios.var(dim=-1, correction=1).flatten(1).sum(-1) / samples
-        return within.sqrt() / cells
+        return ratios.mean(dim=(-2, -1)).mean(dim=(1, 2)), within.sqrt() / cells
 
 
 def episodes_from_rollout(values: torch.Tensor, horizon: int) -> torch.Tensor:

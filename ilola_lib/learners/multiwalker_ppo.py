@@ -27,13 +27,16 @@ import torch
 from tqdm import tqdm
 
 from ilola_lib.envs.multiwalker import ACTION_DIM, FEATURE_NAMES, MultiWalkerFeatureEnv, Policy, true_weights
-from ilola_lib.learners.policies import GaussianActor, flatten_params, safe_observation_std
+from ilola_lib.learners.policies import GaussianActor, flatten_params
 from ilola_lib.learners.ppo import (
     FrozenNormalization,
     PPOHyperparameters,
+    PPORun,
     Rollout,
     derive_seeds,
+    frozen_normalization,
     make_learners,
+    mean_episode_return,
     package_versions,
     update_learners,
 )
@@ -104,7 +107,7 @@ def collect_episodes(envs: list[MultiWalkerFeatureEnv], actors: list[GaussianAct
     ``valid`` (real steps), ``dones`` (last step of each episode) and ``terminated`` (failure ends);
     ``reward_weights [N, q]`` (float64) give the training rewards.
     """
-    horizon, num_envs, num_agents = envs[0]._core.max_cycles, len(envs), len(actors)
+    horizon, num_envs, num_agents = envs[0].max_cycles, len(envs), len(actors)
     agents = envs[0].possible_agents
     obs_dim, q = envs[0].observation_dim, len(FEATURE_NAMES)
     observations = torch.zeros(horizon, num_envs, num_agents, obs_dim)
@@ -146,10 +149,9 @@ def collect_episodes(envs: list[MultiWalkerFeatureEnv], actors: list[GaussianAct
 
 def rollout_statistics(rollout: Rollout, package_distances: list[float]) -> dict[str, float]:
     """Per-walker mean env and training returns, mean episode length and package distance of a batch."""
-    episodes = rollout.dones.sum()
-    return {"episode_return": float(rollout.env_rewards.sum() / (episodes * rollout.env_rewards.shape[-1])),
-            "training_return": float(rollout.rewards.sum() / (episodes * rollout.rewards.shape[-1])),
-            "episode_length": float(rollout.valid.sum() / episodes),
+    return {"episode_return": mean_episode_return(rollout.env_rewards, rollout.dones),
+            "training_return": mean_episode_return(rollout.rewards, rollout.dones),
+            "episode_length": float(rollout.valid.sum() / rollout.dones.sum()),
             "package_distance": float(np.mean(package_distances))}
 
 
@@ -180,16 +182,8 @@ def measure_normalization(config: MultiWalkerPPOConfig) -> FrozenNormalization:
                 current = step.observations
     finally:
         env.close()
-    stacked = torch.from_numpy(np.stack(observations)).to(torch.float64)
-    reward_array = torch.from_numpy(np.stack(rewards))
-    reward_std = reward_array.std(dim=0, correction=0)
-    reward_std = torch.where(reward_std > 0, reward_std, torch.ones_like(reward_std))
-    return FrozenNormalization(
-        obs_mean=stacked.mean(0).to(torch.float32),
-        obs_std=safe_observation_std(stacked.std(0, correction=0)).to(torch.float32),
-        value_offset=reward_array.mean(0) / (1 - config.gamma),
-        value_scale=reward_std / (1 - config.gamma),
-    )
+    return frozen_normalization(torch.from_numpy(np.stack(observations)), torch.from_numpy(np.stack(rewards)),
+                                config.gamma, dims=(0,))
 
 
 class EpisodeTraceRecorder:
@@ -213,25 +207,12 @@ class EpisodeTraceRecorder:
 
 
 @dataclass
-class MultiWalkerPPORun:
-    """Result of :func:`train_multiwalker_ppo`: the learners, the trace and ``history`` (one dict per
-    update: ``episode_return``, ``training_return``, ``episode_length``, ``package_distance`` of ``D_k``,
-    the PPO diagnostics of :func:`ilola_lib.learners.ppo.update_learners`, ``steps_per_second``)."""
+class MultiWalkerPPORun(PPORun):
+    """Result of :func:`train_multiwalker_ppo`: a :class:`~ilola_lib.learners.ppo.PPORun` whose ``history``
+    entries also hold ``episode_length`` and ``package_distance`` of ``D_k``, and ``final_statistics`` the
+    same statistics of ``D_K``."""
 
-    learners: list
-    trace: NeuralTrace
-    history: list[dict[str, float]]
     final_statistics: dict[str, float]
-    seconds: float
-
-    @property
-    def actors(self) -> list[GaussianActor]:
-        return [learner.actor for learner in self.learners]
-
-    @property
-    def learning_curve(self) -> list[float]:
-        """Mean per-walker env return of every ``D_k``, ``k = 0..K``."""
-        return [entry["episode_return"] for entry in self.history] + [self.final_statistics["episode_return"]]
 
 
 def train_multiwalker_ppo(config: MultiWalkerPPOConfig) -> MultiWalkerPPORun:
@@ -245,6 +226,7 @@ def train_multiwalker_ppo(config: MultiWalkerPPOConfig) -> MultiWalkerPPORun:
     seeds = derive_seeds(config.seed)
     reward_weights = torch.tensor(config.reward_weights, dtype=torch.float64)
     envs = [MultiWalkerFeatureEnv(**config.env_kwargs) for _ in range(config.episodes_per_update)]
+    agents, truth = envs[0].possible_agents, envs[0].true_weights
     try:
         with single_threaded_torch():
             normalization = measure_normalization(config)
@@ -275,7 +257,7 @@ def train_multiwalker_ppo(config: MultiWalkerPPOConfig) -> MultiWalkerPPORun:
         "task": "t3",
         "env": ENV_NAME,
         "env_kwargs": config.env_kwargs,
-        "agents": envs[0].possible_agents,
+        "agents": agents,
         "learner": "independent_ppo_gaussian",
         "policy": "gaussian",
         "config": config.to_dict(),
@@ -283,7 +265,7 @@ def train_multiwalker_ppo(config: MultiWalkerPPOConfig) -> MultiWalkerPPORun:
         "derived_seeds": seeds,
         "package_versions": package_versions(("torch", "numpy", "pettingzoo", "box2d")),
         "feature_names": list(FEATURE_NAMES),
-        "true_weights": true_weights(config.env_kwargs).tolist(),
+        "true_weights": truth.tolist(),
         "hidden_size": config.hidden_size,
         "action_dim": ACTION_DIM,
         "init_log_std": config.init_log_std,
@@ -296,7 +278,8 @@ def train_multiwalker_ppo(config: MultiWalkerPPOConfig) -> MultiWalkerPPORun:
                         recorder.rewards, recorder.dones, normalization.obs_mean.numpy(),
                         normalization.obs_std.numpy(), np.asarray(config.reward_weights), metadata,
                         valid=recorder.valid)
-    return MultiWalkerPPORun(learners, trace, history, statistics, time.perf_counter() - start)
+    return MultiWalkerPPORun(learners, trace, history, statistics["episode_return"], time.perf_counter() - start,
+                             final_statistics=statistics)
 
 
 def actor_policy(actors: list[GaussianActor], agents: list[str]) -> Policy:

@@ -241,16 +241,23 @@ def measure_normalization(config: PPOConfig) -> FrozenNormalization:
         rewards.append((transition.features * weights).sum(-1))
         if step < config.normalizer_steps - 1:
             observations.append(transition.observations)
-    stacked = torch.stack(observations).to(torch.float32).to(torch.float64)
-    obs_std = safe_observation_std(stacked.std(dim=(0, 1), correction=0))
-    stacked_rewards = torch.stack(rewards)
-    reward_std = stacked_rewards.std(dim=(0, 1), correction=0)
+    return frozen_normalization(torch.stack(observations).to(torch.float32), torch.stack(rewards), config.gamma,
+                                dims=(0, 1))
+
+
+def frozen_normalization(observations: torch.Tensor, rewards: torch.Tensor, gamma: float,
+                         dims: tuple[int, ...]) -> FrozenNormalization:
+    """:class:`FrozenNormalization` from random-action samples: ``observations [..., N, obs_dim]`` (float32)
+    and training rewards ``[..., N]``, reduced over the sample axes ``dims``."""
+    stacked = observations.to(torch.float64)
+    obs_std = safe_observation_std(stacked.std(dim=dims, correction=0))
+    reward_std = rewards.std(dim=dims, correction=0)
     reward_std = torch.where(reward_std > 0, reward_std, torch.ones_like(reward_std))
     return FrozenNormalization(
-        obs_mean=stacked.mean(dim=(0, 1)).to(torch.float32),
+        obs_mean=stacked.mean(dim=dims).to(torch.float32),
         obs_std=obs_std.to(torch.float32),
-        value_offset=stacked_rewards.mean(dim=(0, 1)) / (1 - config.gamma),
-        value_scale=reward_std / (1 - config.gamma),
+        value_offset=rewards.mean(dim=dims) / (1 - gamma),
+        value_scale=reward_std / (1 - gamma),
     )
 
 
@@ -550,7 +557,7 @@ class PPORun:
     observations of ``D_k``), ``entropy``, ``policy_loss``, ``value_loss``, ``explained_variance``
     (critic before the update against the GAE returns), ``steps_per_second`` (env-steps of the
     phase over its wall-clock time, rollout + update) and ``seconds``.
-    ``final_episode_return`` is the mean per-agent mpe2 return of ``D_K``.
+    ``final_episode_return`` is the mean per-agent env return of ``D_K``.
     """
 
     learners: list[AgentLearner]
@@ -565,7 +572,7 @@ class PPORun:
 
     @property
     def learning_curve(self) -> list[float]:
-        """Mean per-agent mpe2 return of every ``D_k``, ``k = 0..K``."""
+        """Mean per-agent env return of every ``D_k``, ``k = 0..K``."""
         return [entry["episode_return"] for entry in self.history] + [self.final_episode_return]
 
 
