@@ -2,7 +2,7 @@
 
 Run from the repository root: ``python -m benchmarks.bench_ppo_t2 [--seeds 0 1 2 3 4]``.
 
-For every seed: train with the default :class:`~ilola_lib.learners.ppo.PPOConfig` (single-threaded
+For every seed: train with the default :class:`~ilola_lib.core.ppo.PPOConfig` (single-threaded
 torch), evaluate the trained actors (sampling from their policies), uniform-random actions and
 no-op actions on the real mpe2 env over the same episode seeds, save the learning trace and
 report its size. The target: trained return at least 30% of ``|random|`` above random, i.e.
@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ilola_lib.experiments.t2 import TARGET_IMPROVEMENT
-from ilola_lib.learners.mpe_evaluation import EVALUATION_FIRST_EPISODE_SEED, evaluate_against_baselines
-from ilola_lib.learners.ppo import PPOConfig, train_ppo
-from ilola_lib.neural_traces import file_size_mb, save_neural_trace
+from ilola_lib.tasks.t2.learn import TARGET_IMPROVEMENT
+from ilola_lib.tasks.t2.evaluation import EVALUATION_FIRST_EPISODE_SEED, evaluate_against_baselines
+from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
+from ilola_lib.core.neural_trace import file_size_mb, save_neural_trace
 
 TIME_BUDGET_SECONDS = 60.0
 

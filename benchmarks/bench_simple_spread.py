@@ -15,8 +15,8 @@ import time
 import numpy as np
 import torch
 
-from ilola_lib.envs.pettingzoo_envs import make_simple_spread
-from ilola_lib.envs.simple_spread import NUM_ACTIONS, BatchedSimpleSpread
+from ilola_lib.tasks.t2.pettingzoo_env import make_simple_spread
+from ilola_lib.tasks.t2.simple_spread import NUM_ACTIONS, BatchedSimpleSpread
 
 
 def mpe2_steps_per_second(num_steps: int, seed: int = 0) -> float:

@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from ilola_lib.config import load_params
-from ilola_lib.experiments.t2_inverse import (analysed_pairs, gradient_model, network_divergence, sample_states,
+from ilola_lib.pipeline.config import load_params
+from ilola_lib.tasks.t2.invert import (analysed_pairs, gradient_model, network_divergence, sample_states,
                                               templates_of)
 from ilola_lib.inverse.policy_fit import stage_b_objective
-from ilola_lib.neural_traces import load_neural_trace
-from ilola_lib.parallel import single_threaded_torch
+from ilola_lib.core.neural_trace import load_neural_trace
+from ilola_lib.core.parallel import single_threaded_torch
 
 CMA_SPEEDUP_TARGET = 10.0
 PIPELINE_TARGET_SECONDS = 45 * 60.0

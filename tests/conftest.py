@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from ilola_lib.envs.gridworld import make_gridworld
-from ilola_lib.learners.tabular import DTYPE, GameTensors
+from ilola_lib.tasks.t1.gridworld import make_gridworld
+from ilola_lib.tasks.t1.tabular import DTYPE, GameTensors
 
 
 @pytest.fixture(scope="session")

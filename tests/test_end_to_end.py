@@ -10,11 +10,12 @@ from pathlib import Path
 
 import yaml
 
-from ilola_lib.config import load_params
-from ilola_lib.experiments import t1, t2_inverse
-from ilola_lib.experiments.t2 import ppo_config
-from ilola_lib.learners.ppo import train_ppo
-from ilola_lib.io import write_json
+from ilola_lib.pipeline.config import load_params
+from ilola_lib.tasks.t1 import experiment as t1
+from ilola_lib.tasks.t2 import invert as t2_inverse
+from ilola_lib.tasks.t2.learn import ppo_config
+from ilola_lib.tasks.t2.ppo import train_ppo
+from ilola_lib.core.io import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ["ilola_lib", "notebooks", "book", "profiles", ".dvc", "dvc.yaml", "pyproject.toml", ".gitignore"]

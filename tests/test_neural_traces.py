@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from ilola_lib.io import save_arrays
-from ilola_lib.learners.ppo import PPOConfig, train_ppo
-from ilola_lib.neural_traces import (
+from ilola_lib.core.io import save_arrays
+from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
+from ilola_lib.core.neural_trace import (
     METADATA_KEY,
     NeuralTrace,
     load_neural_trace,

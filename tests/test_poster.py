@@ -1,4 +1,4 @@
-from ilola_lib.poster import poster_table
+from ilola_lib.analysis.poster import poster_table
 
 
 def test_poster_table_puts_each_measured_value_beside_the_poster_and_marks_missing_tasks():

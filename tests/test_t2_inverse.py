@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from ilola_lib.envs.simple_spread import BatchedSimpleSpread, state_from_observations
-from ilola_lib.experiments.t2_inverse import (gradient_model, invert_trace, ma_lfl_rows, network_divergence, templates_of,
-                                              phase_batch, sample_states, tabular_view)
-from ilola_lib.learners.ppo import PPOConfig, train_ppo
+from ilola_lib.tasks.t2.simple_spread import BatchedSimpleSpread, state_from_observations
+from ilola_lib.inverse.trace_inversion import (gradient_model, network_divergence, phase_batch, sample_states,
+                                              templates_of)
+from ilola_lib.tasks.t2.invert import invert_trace, ma_lfl_rows, tabular_view
+from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
 
 SETTINGS = {"lbfgs_iterations": 20, "held_out_every": 2, "states_per_pair": 8, "fit_pair_stride": 1, "logel_restarts": 1, "cma_generations": 3, "cma_popsize": 6,
             "cma_sigma": 0.3, "eta_init": 1.0, "random_draws": 2,

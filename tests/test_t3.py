@@ -5,11 +5,11 @@ import math
 
 import pytest
 
-from ilola_lib.config import ConfigError, validate
-from ilola_lib.experiments import t3, t3_inverse, t3_report
-from ilola_lib.experiments.t2_induce import normalised_induced
-from ilola_lib.neural_traces import load_neural_trace
-from ilola_lib.summary import KL_KEYS
+from ilola_lib.pipeline.config import ConfigError, validate
+from ilola_lib.tasks.t3 import invert as t3_inverse, learn as t3, report as t3_report
+from ilola_lib.tasks.t2.induce import normalised_induced
+from ilola_lib.core.neural_trace import load_neural_trace
+from ilola_lib.analysis.summary import KL_KEYS
 
 pytestmark = pytest.mark.filterwarnings("ignore:The old environment creation API:DeprecationWarning")
 

@@ -1,4 +1,4 @@
-"""MA-LfL on the tabular T1 game (design §5.1; Jacq et al. 2019, Caliskan et al. 2023).
+"""MA-LfL on a two-agent tabular Markov game (design §5.1; Jacq et al. 2019, Caliskan et al. 2023).
 
 For soft policy improvement, agent i's consecutive policies satisfy, for every ``(s, a_i)``,
 
@@ -18,21 +18,22 @@ import scipy.linalg
 import scipy.sparse
 import torch
 
-from ilola_lib.envs.gridworld import GridWorldGame
-from ilola_lib.learners.tabular import marginalise_other
+from ilola_lib.core.metrics import categorical_kl
+from ilola_lib.core.protocols import TabularMarkovGame
+from ilola_lib.core.tabular_games import marginalise_other
 
 
 def _marginalise(values: np.ndarray, policies: np.ndarray, agent: int) -> np.ndarray:
-    """:func:`ilola_lib.learners.tabular.marginalise_other` on numpy arrays: ``[S, A_i, …]``."""
+    """:func:`ilola_lib.core.tabular_games.marginalise_other` on numpy arrays: ``[S, A_i, …]``."""
     return marginalise_other(torch.as_tensor(values), torch.as_tensor(policies), agent).numpy()
 
 
-def marginal_features(game: GridWorldGame, policies: np.ndarray, agent: int) -> np.ndarray:
+def marginal_features(game: TabularMarkovGame, policies: np.ndarray, agent: int) -> np.ndarray:
     """``φ̄_i(s, a_i)`` as ``[S, A, q]`` under the other agent's policy in ``policies [N, S, A]``."""
     return _marginalise(game.features[agent], policies, agent)
 
 
-def shaping_matrix(game: GridWorldGame, policies: np.ndarray, agent: int) -> scipy.sparse.csr_matrix:
+def shaping_matrix(game: TabularMarkovGame, policies: np.ndarray, agent: int) -> scipy.sparse.csr_matrix:
     """``M[(s, a_i), s'] = 1[s' = s] − γ Pr(s' | s, a_i)`` (sparse ``[S·A, S]``): ``M g`` is the shaping term."""
     num_states, num_actions = game.num_states, game.num_actions
     other = policies[1 - agent]
@@ -46,11 +47,11 @@ def shaping_matrix(game: GridWorldGame, policies: np.ndarray, agent: int) -> sci
     return (stay - game.gamma * transition).tocsr()
 
 
-def lfl_targets(game: GridWorldGame, policies: np.ndarray, next_policies: np.ndarray, agent: int,
+def lfl_targets(game: TabularMarkovGame, policies: np.ndarray, next_policies: np.ndarray, agent: int,
                 alpha: float) -> np.ndarray:
     """``Y_i(s, a_i)`` of the MA-LfL identity as ``[S, A]`` for the pair ``π^k → π^{k+1}``."""
     own, own_next = policies[agent], next_policies[agent]
-    divergence = (own * (np.log(own) - np.log(own_next))).sum(-1)  # KL(π_i^k ‖ π_i^{k+1}) per state
+    divergence = categorical_kl(np.log(own), np.log(own_next), own)  # KL(π_i^k ‖ π_i^{k+1}) per state
     expected = _marginalise(divergence[game.next_state], policies, agent)
     return alpha * np.log(own_next) + alpha * game.gamma * expected
 
@@ -69,7 +70,7 @@ def _project_out_shaping(shaping, columns: np.ndarray, row_weights: np.ndarray) 
     return np.sqrt(row_weights)[:, None] * (columns - shaping @ potentials)
 
 
-def fit_ma_lfl(game: GridWorldGame, policies: np.ndarray, state_weights: np.ndarray,
+def fit_ma_lfl(game: TabularMarkovGame, policies: np.ndarray, state_weights: np.ndarray,
                fit_pairs: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """Recover ``ω_i`` for every agent from observed policies ``[K+1, N, S, A]``.
 
@@ -101,7 +102,7 @@ def fit_ma_lfl(game: GridWorldGame, policies: np.ndarray, state_weights: np.ndar
     return np.array(weights), np.array(potentials)
 
 
-def identifiability_margin(game: GridWorldGame, policies: np.ndarray, agent: int) -> float:
+def identifiability_margin(game: TabularMarkovGame, policies: np.ndarray, agent: int) -> float:
     """Smallest singular value of the unit-normalised features after projecting out shaping.
 
     ``ω_i`` is identified by the MA-LfL identity iff no non-zero ``ω`` makes ``ω·φ̄_i`` a shaping term

@@ -10,7 +10,7 @@ The shaping potential ``g_i^k(o) = v_i^k · ψ(o)`` is learned per pair on a pol
 normalised observation and evaluated at both ``o`` and the next observation ``o'``; ``v`` is profiled out by
 least squares pair by pair, and ``ω_i`` is the least-squares fit of what remains. The expectation over the
 other agents' actions is exact: the simulator is stepped under all ``A^N`` joint actions
-(:func:`ilola_lib.envs.simple_spread.lookahead_all_joint_actions`).
+(:func:`ilola_lib.tasks.t2.simple_spread.lookahead_all_joint_actions`).
 
 For the held-out KL the MA-SPI model predicts ``π_i^{k+1} ∝ exp(c_i ω̂_i·Q^φ_i + Q^H_i)`` with soft
 Q-values of ``π^k`` estimated by Monte-Carlo rollouts in the simulator (:func:`soft_q_monte_carlo`).
@@ -19,14 +19,13 @@ Q-values of ``π^k`` estimated by Monte-Carlo rollouts in the simulator (:func:`
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from ilola_lib.envs.simple_spread import simulator_at
-from ilola_lib.learners.policies import actor_logits
+from ilola_lib.core.policies import actor_logits
 
 
 def potential_basis(observations: torch.Tensor, degree: int) -> torch.Tensor:
@@ -85,7 +84,7 @@ def fit_lfl_weights(rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -
 
 
 def soft_q_monte_carlo(templates: Sequence[nn.Module], params: torch.Tensor, joint_observations: torch.Tensor,
-                       steps: torch.Tensor, local_ratio: float, max_cycles: int, gamma: float, rollouts: int,
+                       steps: torch.Tensor, simulator: Callable, max_cycles: int, gamma: float, rollouts: int,
                        generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Soft Q-values of the joint policy ``π(θ)`` split into their feature and entropy parts.
 
@@ -100,6 +99,9 @@ def soft_q_monte_carlo(templates: Sequence[nn.Module], params: torch.Tensor, joi
     Args:
         templates: the agents' actor modules; ``params [N, d]`` their flat parameters.
         joint_observations: ``[M, N, obs_dim]``; ``steps [M]`` each state's step within its episode.
+        simulator: ``(joint_observations, steps, state_index [E]) → env``, a batched copy of the task's
+            environment with env ``e`` set to state ``state_index[e]`` (``step(actions [E, N])`` returns
+            ``features``, ``dones`` and ``observations``); ``max_cycles`` is its episode length.
 
     Returns:
         ``Q^φ [N, M, A, q]`` and ``Q^H [N, M, A]`` (float64).
@@ -111,7 +113,7 @@ def soft_q_monte_carlo(templates: Sequence[nn.Module], params: torch.Tensor, joi
                                 torch.arange(rollouts))
     state_index, agent_index, first_action = grid[:, 0], grid[:, 1], grid[:, 2]
     num_envs = len(grid)
-    env = simulator_at(joint_observations, steps, state_index, local_ratio, max_cycles)
+    env = simulator(joint_observations, steps, state_index)
     observations = joint_observations[state_index].to(torch.float64)
     rows = torch.arange(num_envs)
     feature_return = torch.zeros(num_envs, env.features().shape[-1], dtype=torch.float64)

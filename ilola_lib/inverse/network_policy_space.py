@@ -6,8 +6,6 @@
 * :class:`GaussianNetworkDivergence` — the same for diagonal Gaussian policies, in closed form, and
   :class:`MonteCarloGaussianDivergence` — its Monte-Carlo estimate (the poster's metric) with a standard
   error.
-* :func:`episodes_from_rollout` — a PPO rollout ``[T, E, …]`` with synchronous resets every ``H`` steps as
-  episodes ``[E·T/H, H, …]`` for the score-function estimators.
 * :func:`sampled_gradient_tensors` — ``Ψ_ii`` and ``T_ij`` at ``θ^k`` estimated from ``D_k``.
 """
 
@@ -20,8 +18,9 @@ from torch import nn
 from torch.func import vmap
 
 from ilola_lib.inverse.estimators import gpomdp_jacobian, lola_tensor_estimate
-from ilola_lib.learners.policies import actor_logits, gaussian, gaussian_mean_log_std
-from ilola_lib.metrics import kl_diagonal_gaussian
+from ilola_lib.core.policies import actor_logits, gaussian, gaussian_mean_log_std
+from ilola_lib.core.metrics import kl_diagonal_gaussian
+from ilola_lib.core.metrics import categorical_kl
 
 
 class CategoricalNetworkDivergence:
@@ -55,7 +54,7 @@ class CategoricalNetworkDivergence:
             logits = vmap(lambda params, obs, t=template: actor_logits(t, params, obs), in_dims=(1, 0))(
                 predicted[:, :, i], self.observations[:, i])  # [K, P, M, A]
             log_p = self.observed_log_probs[:, i, None]  # [K, 1, M, A]
-            kl = (log_p.exp() * (log_p - torch.log_softmax(logits, -1))).sum(-1).mean(-1)  # [K, P]
+            kl = categorical_kl(log_p, torch.log_softmax(logits, -1)).mean(-1)  # [K, P]
             per_agent.append(kl.T)
         return torch.stack(per_agent, dim=-1).clamp_min(0.0)
 
@@ -66,7 +65,7 @@ class GaussianNetworkDivergence:
     ``KL(N(μ_p, σ_p²) ‖ N(μ_q, σ_q²)) = Σ_a [log σ_q/σ_p + (σ_p² + (μ_p − μ_q)²)/(2σ_q²) − 1/2]``.
 
     Args:
-        templates: each agent's :class:`~ilola_lib.learners.policies.GaussianActor`.
+        templates: each agent's :class:`~ilola_lib.core.policies.GaussianActor`.
         observations: ``o ~ D_{k+1}`` as ``[K, N, M, obs_dim]``.
         next_params: the observed ``θ^{k+1}`` as ``[K, N, d]``.
     """
@@ -148,14 +147,6 @@ class MonteCarloGaussianDivergence(GaussianNetworkDivergence):
         cells = ratios[0, ..., 0].numel()
         within = ratios.var(dim=-1, correction=1).flatten(1).sum(-1) / samples
         return ratios.mean(dim=(-2, -1)).mean(dim=(1, 2)), within.sqrt() / cells
-
-
-def episodes_from_rollout(values: torch.Tensor, horizon: int) -> torch.Tensor:
-    """``[T, E, …]`` → ``[E·T/H, H, …]`` for rollouts whose envs all reset every ``H`` steps from step 0."""
-    steps, envs = values.shape[:2]
-    assert steps % horizon == 0, f"rollout length {steps} is not a multiple of the episode length {horizon}"
-    chunks = values.reshape(steps // horizon, horizon, envs, *values.shape[2:])
-    return chunks.transpose(1, 2).reshape(-1, horizon, *values.shape[2:])
 
 
 def sampled_gradient_tensors(log_prob_fns: Sequence[Callable[[torch.Tensor], torch.Tensor]], params: torch.Tensor,

@@ -40,7 +40,7 @@ class TabularDivergence:
         """Per pair and agent ``[P, K, N]`` for predicted logits ``[P, K, N, S·A]``.
 
         ``Σ_s w(s) KL(π(·|s) ‖ q(·|s)) = Σ_s w(s) Σ_a π log π − Σ_{s,a} w(s) π(a|s) log q(a|s)``; states
-        with ``w(s) = 0`` do not enter. Equal to :func:`ilola_lib.metrics.kl_categorical` averaged.
+        with ``w(s) = 0`` do not enter. Equal to :func:`ilola_lib.core.metrics.kl_categorical` averaged.
         """
         shaped = logits.reshape(*logits.shape[:3], *self.observed_next.shape[-2:])
         log_q = torch.log_softmax(shaped, dim=-1)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ilola_lib.envs.gridworld import (FEATURE_NAMES, TRUE_WEIGHTS, direct_reward, make_gridworld,
+from ilola_lib.tasks.t1.gridworld import (FEATURE_NAMES, TRUE_WEIGHTS, direct_reward, make_gridworld,
                                       transition_feature_parts)
 from ilola_lib.inverse.ma_lfl import identifiability_margin
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ilola_lib.envs.multiwalker import (
+from ilola_lib.tasks.t3.multiwalker import (
     ACTION_DIM,
     FEATURE_NAMES,
     N_FEATURES,

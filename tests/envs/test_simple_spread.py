@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ilola_lib.envs.pettingzoo_envs import make_simple_spread
-from ilola_lib.envs.simple_spread import (
+from ilola_lib.tasks.t2.pettingzoo_env import make_simple_spread
+from ilola_lib.tasks.t2.simple_spread import (
     FEATURE_NAMES,
     NUM_ACTIONS,
     BatchedSimpleSpread,

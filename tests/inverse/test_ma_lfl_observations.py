@@ -8,11 +8,11 @@ import math
 import numpy as np
 import torch
 
-from ilola_lib.envs.simple_spread import (BatchedSimpleSpread, joint_actions, lookahead_all_joint_actions,
+from ilola_lib.tasks.t2.simple_spread import (BatchedSimpleSpread, joint_actions, lookahead_all_joint_actions,
                                           observation_dim)
 from ilola_lib.inverse.ma_lfl_observations import (fit_lfl_weights, lfl_regression_rows, other_agents_weights,
                                                    potential_basis, soft_q_monte_carlo)
-from ilola_lib.learners.policies import CategoricalActor, flatten_params
+from ilola_lib.core.policies import CategoricalActor, flatten_params
 
 MAX_CYCLES = 25
 GAMMA = 0.9

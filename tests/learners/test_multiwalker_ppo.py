@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from ilola_lib.envs.multiwalker import ACTION_DIM, OBSERVATION_DIM, MultiWalkerFeatureEnv, true_weights
-from ilola_lib.learners.multiwalker_ppo import (MultiWalkerPPOConfig, collect_episodes, episode_seeds,
+from ilola_lib.tasks.t3.multiwalker import ACTION_DIM, OBSERVATION_DIM, MultiWalkerFeatureEnv, true_weights
+from ilola_lib.tasks.t3.ppo import (MultiWalkerPPOConfig, collect_episodes, episode_seeds,
                                                 train_multiwalker_ppo)
-from ilola_lib.learners.policies import (GaussianActor, flatten_params, gaussian_log_probs, gaussian_mean_log_std,
+from ilola_lib.core.policies import (GaussianActor, flatten_params, gaussian_log_probs, gaussian_mean_log_std,
                                          load_flat_params_)
-from ilola_lib.learners.ppo import agent_batches, compute_gae
-from ilola_lib.neural_traces import load_neural_trace, save_neural_trace
+from ilola_lib.core.ppo import agent_batches, compute_gae
+from ilola_lib.core.neural_trace import load_neural_trace, save_neural_trace
 
 pytestmark = pytest.mark.filterwarnings("ignore:The old environment creation API:DeprecationWarning")
 

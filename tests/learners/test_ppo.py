@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ilola_lib.envs.simple_spread import NUM_ACTIONS, observation_dim, true_weights
-from ilola_lib.learners.policies import (
+from ilola_lib.tasks.t2.simple_spread import NUM_ACTIONS, observation_dim, true_weights
+from ilola_lib.core.policies import (
     CategoricalActor,
     Critic,
     actor_log_probs,
@@ -16,8 +16,9 @@ from ilola_lib.learners.policies import (
     load_flat_params_,
     num_params,
 )
-from ilola_lib.learners.mpe_evaluation import evaluate_against_baselines
-from ilola_lib.learners.ppo import PPOConfig, compute_gae, train_ppo
+from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
+from ilola_lib.core.ppo import compute_gae
+from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
 
 OBS_DIM = observation_dim()
 

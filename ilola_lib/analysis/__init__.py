@@ -1,0 +1,1 @@
+"""Statistics over seeds, aggregation into summaries, target checks, tables and figures."""

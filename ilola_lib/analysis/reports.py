@@ -1,0 +1,160 @@
+"""Per-seed metrics of a neural task (learn, invert, induce stages) merged, compared and tabulated.
+
+Inputs are lists of per-seed dicts, one per stage, all listing the same seeds in the same order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ilola_lib.analysis.summary import format_interval, markdown_rows
+
+# The central method first, then its ablation, Stage A, and the mismatch baseline.
+METHOD_ORDER = ("ilola", "ilola_eta0", "ilogel", "ma_lfl")
+METHOD_LABELS = {"ilola": "I-LOLA Stage B", "ilola_eta0": "I-LOLA Stage B with η = 0", "ilogel": "I-LOGEL Stage A",
+                 "ma_lfl": "MA-LfL, the mismatch baseline"}
+TARGET_METHOD = "ilola"
+TARGET_RATIO_1B_1A = 1.2
+TARGET_COSINE = 0.9
+TARGET_INDUCED_NORMALIZED = 0.8
+
+
+def common_seeds(*per_seed_lists: list[dict]) -> list[int]:
+    """The common seed list of several per-seed metric lists; raises if they disagree."""
+    seeds = [[m["seed"] for m in metrics] for metrics in per_seed_lists]
+    if any(other != seeds[0] for other in seeds[1:]):
+        raise ValueError(f"per-seed inputs list different seeds: {seeds}")
+    return seeds[0]
+
+
+def _ordered(names) -> list[str]:
+    """``names`` with those of :data:`METHOD_ORDER` first, in that order, then the rest sorted."""
+    return [m for m in METHOD_ORDER if m in names] + sorted(m for m in names if m not in METHOD_ORDER)
+
+
+def per_seed_methods(inverse_metrics: list[dict], induced_metrics: list[dict]) -> list[dict]:
+    """Per seed ``{"seed", "methods": {method: inverse metrics + "induced_normalized"}}``, methods in report
+    order; a method without an induced return keeps only its inverse metrics."""
+    common_seeds(inverse_metrics, induced_metrics)
+    merged = []
+    for inverse, induced in zip(inverse_metrics, induced_metrics):
+        methods = {}
+        for name in _ordered(inverse["methods"]):
+            methods[name] = dict(inverse["methods"][name])
+            if name in induced["methods"]:
+                methods[name]["induced_normalized"] = induced["methods"][name]["induced_normalized"]
+        merged.append({"seed": inverse["seed"], "methods": methods})
+    return merged
+
+
+def target_checks(summary: dict, method: str = TARGET_METHOD, ratio_target: float = TARGET_RATIO_1B_1A,
+                  cosine_target: float = TARGET_COSINE, induced_target: float = TARGET_INDUCED_NORMALIZED,
+                  below: tuple[tuple[str, str], ...] = (("kl_0", "KL(0)"), ("kl_rand", "KL(rand)"))) -> list[dict]:
+    """An issue's I-LOLA targets for ``method``: ``{"target", "measured", "threshold", "met"}`` each
+    (T2 thresholds by default).
+
+    KL(1b) ≤ r × KL(1a) compares the mean over seeds of ``KL(1b)/KL(1a)`` with ``ratio_target`` (not met
+    when the ratio does not apply); "below with disjoint CIs" compares the upper 95% CI bound of KL(1b)
+    with the lower bound of each KL in ``below``.
+    """
+    metrics = summary["methods"][method]
+    ratio = metrics.get("kl_ratio_1b_1a", {"mean": float("nan")})["mean"]
+    kl_1b_high = metrics["kl_1b"]["ci95"][1]
+    checks = [(f"KL(1b) ≤ {ratio_target} × KL(1a): mean KL(1b)/KL(1a)", ratio, ratio_target, ratio <= ratio_target)]
+    for key, name in below:
+        low = metrics[key]["ci95"][0]
+        checks.append((f"KL(1b) below {name}, 95% CIs disjoint: upper CI of KL(1b) vs lower CI of {name}",
+                       kl_1b_high, low, kl_1b_high < low))
+    cosine = metrics["cosine"]["mean"]
+    checks.append((f"mean cosine(ω̂, ω*) ≥ {cosine_target}", cosine, cosine_target, cosine >= cosine_target))
+    induced = metrics.get("induced_normalized", {"mean": float("nan")})["mean"]
+    checks.append((f"normalised induced return ≥ {induced_target}", induced, induced_target,
+                   induced >= induced_target))
+    return [{"target": f"`{method}`: {text}", "measured": float(value), "threshold": float(threshold),
+             "met": bool(met)} for text, value, threshold, met in checks]
+
+
+def checks_markdown(checks: list[dict]) -> str:
+    """A Markdown table of :func:`target_checks`, a missed target marked **missed**."""
+    return markdown_rows(("target", "measured", "threshold", "met"), (
+        [c["target"], f"{c['measured']:.3g}", f"{c['threshold']:.3g}", "hit" if c["met"] else "**missed**"]
+        for c in checks))
+
+
+def _interval_comparison(methods: dict, first: str, second: str) -> str:
+    """One sentence: which of two methods has the lower KL(1b), or "indistinguishable" if their CIs overlap."""
+    (low_a, high_a), (low_b, high_b) = methods[first]["kl_1b"]["ci95"], methods[second]["kl_1b"]["ci95"]
+    if high_a < low_b or high_b < low_a:
+        better, worse = (first, second) if high_a < low_b else (second, first)
+        return (f"`{better}` ({METHOD_LABELS.get(better, better)}) explains the held-out updates better than "
+                f"`{worse}`: its 95% CI of KL(1b) lies wholly below.")
+    return (f"`{first}` and `{second}` are indistinguishable on the held-out updates: their 95% CIs of KL(1b) "
+            "overlap.")
+
+
+def stage_comparison(summary: dict, central: str = TARGET_METHOD,
+                     others: tuple[str, ...] = ("ilogel", "ilola_eta0")) -> str:
+    """Markdown: KL(1b) with 95% CI of ``central`` and ``others`` (those present), then per other method a
+    sentence saying which explains held-out updates better, decided only by whether the CIs overlap."""
+    methods = summary["methods"]
+    shown = [m for m in (central, *others) if m in methods]
+    table = markdown_rows(("method", "KL(1b) [95% CI]"),
+                          ([f"`{m}` ({METHOD_LABELS.get(m, m)})", format_interval(methods[m]["kl_1b"])] for m in shown))
+    sentences = [_interval_comparison(methods, central, other) for other in shown[1:]]
+    return table + "\n" + "\n".join(f"- {s}" for s in sentences) + "\n"
+
+
+def induced_learning_curves(learner_metrics: list[dict], induced_metrics: list[dict]) -> dict[str, np.ndarray]:
+    """Label → ``[seeds, K+1]`` mean per-agent true return of each batch: the learners trained on the true
+    reward, then those trained on each method's recovered reward ``r̂ = ω̂·φ``."""
+    common_seeds(learner_metrics, induced_metrics)
+    curves = {"true reward": np.array([m["learning_curve"] for m in learner_metrics])}
+    curves.update({f"r̂ of {name}": values for name, values in _per_method(induced_metrics, "learning_curve").items()})
+    return curves
+
+
+def _per_method(per_seed: list[dict], key: str) -> dict[str, np.ndarray]:
+    """Method → ``[seeds, …]`` array of ``per_seed[s]["methods"][method][key]``, methods in report order."""
+    return {name: np.array([m["methods"][name][key] for m in per_seed]) for name in _ordered(per_seed[0]["methods"])}
+
+
+def true_weights(inverse_metrics: list[dict]) -> np.ndarray:
+    """``[N, q]`` true ``ω*`` (the same in every seed; raises otherwise)."""
+    weights = np.array([m["true_weights"] for m in inverse_metrics])
+    if not np.allclose(weights, weights[0]):
+        raise ValueError("true weights differ between seeds")
+    return weights[0]
+
+
+def recovered_weights(inverse_metrics: list[dict]) -> dict[str, np.ndarray]:
+    """Method → ``[seeds, N, q]`` recovered ``ω̂``, methods in report order."""
+    return _per_method(inverse_metrics, "weights")
+
+
+def per_agent_cosines(inverse_metrics: list[dict]) -> dict[str, np.ndarray]:
+    """Method → ``[seeds, N]`` cosine between each agent's ``ω̂_i`` and ``ω*_i``, methods in report order."""
+    return _per_method(inverse_metrics, "cosine_per_agent")
+
+
+def cosine_table(inverse_metrics: list[dict]) -> str:
+    """Markdown: one row per seed, one column per method holding the per-agent cosines ``c_0, c_1, …``."""
+    cosines = per_agent_cosines(inverse_metrics)
+    return markdown_rows(("seed", *(f"`{name}`" for name in cosines)), (
+        [str(metrics["seed"]), *(", ".join(f"{c:.2f}" for c in values[index]) for values in cosines.values())]
+        for index, metrics in enumerate(inverse_metrics)))
+
+
+def methods_table(metrics: dict, columns: tuple[str, ...] = ("kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine")) -> str:
+    """Markdown: held-out KLs and cosines (or other ``columns``) of each method of one seed."""
+    return markdown_rows(("method", *columns), ([f"`{name}`", *(f"{m[c]:.4g}" for c in columns)]
+                                                for name, m in metrics["methods"].items()))
+
+
+def weights_table(metrics: dict) -> str:
+    """Markdown: true and recovered unit weights per agent and feature."""
+    rows = []
+    for agent, truth in enumerate(np.asarray(metrics["true_weights"])):
+        weights = {"true ω*": truth / np.linalg.norm(truth)} | {
+            f"`{name}`": np.asarray(m["weights"][agent]) for name, m in metrics["methods"].items()}
+        rows += [[str(agent), label, *(f"{w:+.3f}" for w in row)] for label, row in weights.items()]
+    return markdown_rows(("agent", "weights", *metrics["feature_names"]), rows)

@@ -1,0 +1,63 @@
+"""Metrics (design §6): KL divergences, recovery scores, bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.stats
+import torch
+from torch.distributions import Normal, kl_divergence
+
+
+def categorical_kl(log_p, log_q, p=None):
+    """``KL(p ‖ q) = Σ_a p(a) (log p(a) − log q(a))`` over the last axis, from log-probabilities.
+
+    Works on torch tensors and numpy arrays alike and broadcasts over leading axes; ``p`` defaults to
+    ``exp(log_p)``. This is the artifact's one categorical KL (a test checks it against
+    ``torch.distributions.kl_divergence``); it takes log-probabilities because every caller has them.
+    """
+    if p is None:
+        p = log_p.exp() if torch.is_tensor(log_p) else np.exp(log_p)
+    return (p * (log_p - log_q)).sum(-1)
+
+
+def kl_diagonal_gaussian(mean_p: torch.Tensor, std_p: torch.Tensor, mean_q: torch.Tensor,
+                         std_q: torch.Tensor) -> torch.Tensor:
+    """Closed-form ``KL(N(μ_p, σ_p²) ‖ N(μ_q, σ_q²))`` summed over the last (action) axis.
+
+    Arguments are not validated, so a diverged prediction gives ``inf``/``nan`` for the optimiser to reject
+    instead of an exception."""
+    return kl_divergence(Normal(mean_p, std_p, validate_args=False),
+                         Normal(mean_q, std_q, validate_args=False)).sum(-1)
+
+
+def cosine(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """``cos(ω̂_i, ω_i*)`` per agent for ``[N, q]`` arrays."""
+    estimate, truth = np.atleast_2d(estimate), np.atleast_2d(truth)
+    return (estimate * truth).sum(-1) / (np.linalg.norm(estimate, axis=-1) * np.linalg.norm(truth, axis=-1))
+
+
+def pearson_distance(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
+    """``sqrt((1 − ρ_w(x, y)) / 2)`` with the ``weights``-weighted Pearson correlation ``ρ_w``."""
+    weights = weights / weights.sum()
+    xc, yc = x - weights @ x, y - weights @ y
+    rho = (weights @ (xc * yc)) / np.sqrt((weights @ xc**2) * (weights @ yc**2))
+    return float(np.sqrt(max(0.0, (1.0 - rho) / 2.0)))
+
+
+def bootstrap_ci(values, confidence: float = 0.95, seed: int = 0) -> dict:
+    """Mean and percentile-bootstrap CI of ``values`` (over seeds) as ``{"mean", "ci95"}``.
+
+    ``scipy.stats.bootstrap`` returns ``nan`` when every value is equal; that is a zero-width interval.
+    With a single value the interval is that value.
+    """
+    values = np.asarray(values, dtype=float)
+    assert np.all(np.isfinite(values)), f"non-finite values cannot be summarised: {values}"
+    mean = float(values.mean())
+    if len(values) < 2 or np.all(values == values[0]):
+        return {"mean": mean, "ci95": [mean, mean]}
+    result = scipy.stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=2000,
+                                   method="percentile", random_state=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low = high = mean
+    return {"mean": mean, "ci95": [float(low), float(high)]}

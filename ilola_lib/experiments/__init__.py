@@ -1,1 +1,0 @@
-"""Orchestration of each task: the functions the notebooks call."""

@@ -1,0 +1,27 @@
+"""The held-out protocol (design §6): which update pairs are fitted and which are held out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def split_pairs(num_pairs: int, held_out_every: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Design §6: pair ``k → k+1`` is held out when ``k % held_out_every == held_out_every − 1``.
+
+    Returns ``(fit_pairs, held_out_pairs)`` as index arrays.
+    """
+    pairs = np.arange(num_pairs)
+    held = pairs % held_out_every == held_out_every - 1
+    if not held.any() or held.all():
+        raise ValueError(f"{num_pairs} update pairs leave no fit or no held-out pair "
+                         f"(every {held_out_every}th is held out)")
+    return pairs[~held], pairs[held]
+
+
+
+def analysed_pairs(num_pairs: int, held_out_every: int, fit_pair_stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs analysed — every held-out pair and every ``fit_pair_stride``-th fit pair, in order — and the
+    positions of the fit and held-out ones among them."""
+    fit_pairs, held_pairs = split_pairs(num_pairs, held_out_every)
+    pairs = np.sort(np.concatenate([fit_pairs[::fit_pair_stride], held_pairs]))
+    return pairs, np.flatnonzero(~np.isin(pairs, held_pairs)), np.flatnonzero(np.isin(pairs, held_pairs))

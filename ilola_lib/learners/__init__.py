@@ -1,1 +1,0 @@
-"""Forward learners: exact tabular MA-SPI, naive-gradient and LOLA learners (T1)."""

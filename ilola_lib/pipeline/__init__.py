@@ -1,0 +1,1 @@
+"""Running the pipeline: the params.yaml schema and the notebook runner."""

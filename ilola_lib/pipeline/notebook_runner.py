@@ -1,0 +1,70 @@
+"""Run a parameterized notebook with papermill and normalise the executed copy.
+
+``python -m ilola_lib.pipeline.notebook_runner SOURCE OUTPUT -p name value …``
+
+Executed notebooks differ between identical runs only in timestamps, durations, random cell ids
+and kernel details; those are normalised so that DVC and git see no change when nothing changed.
+The executed copy is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import nbformat
+import papermill
+import yaml
+
+from ilola_lib.core.io import write_text
+
+
+def normalise(notebook: dict) -> dict:
+    """Drop run-dependent metadata and number cell ids deterministically."""
+    notebook.get("metadata", {}).pop("papermill", None)
+    notebook.get("metadata", {}).pop("widgets", None)
+    for index, cell in enumerate(notebook.get("cells", [])):
+        cell["id"] = f"cell-{index}"
+        metadata = cell.get("metadata", {})
+        metadata.pop("papermill", None)
+        metadata.pop("execution", None)
+        if cell.get("cell_type") == "code":
+            cell["execution_count"] = None
+            for output in cell.get("outputs", []):
+                if "execution_count" in output:
+                    output["execution_count"] = None
+    return notebook
+
+
+def run_notebook(source: str | Path, output: str | Path, parameters: dict) -> Path:
+    """Execute ``source`` with ``parameters`` (papermill) and write the normalised copy to ``output``."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, scratch = tempfile.mkstemp(suffix=".ipynb", dir=output.parent, prefix=".papermill-")
+    os.close(fd)
+    try:
+        papermill.execute_notebook(str(source), scratch, parameters=parameters, progress_bar=False,
+                                   kernel_name="python3", cwd=os.getcwd())
+        notebook = normalise(json.loads(Path(scratch).read_text(encoding="utf-8")))
+    finally:
+        os.unlink(scratch)
+    nbformat.validate(nbformat.from_dict(notebook))
+    return write_text(output, json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source")
+    parser.add_argument("output")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a notebook parameter; the value is parsed as YAML")
+    args = parser.parse_args(argv)
+    parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
+    run_notebook(args.source, args.output, parameters)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""T2: MPE simple_spread (mpe2) with independent PPO learners."""

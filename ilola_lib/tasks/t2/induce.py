@@ -1,0 +1,39 @@
+"""T2 induced returns: fresh PPO learners trained on each method's recovered reward (design §6)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ilola_lib.analysis.induced import induced_weights, normalised_induced
+from ilola_lib.tasks.t2.learn import ppo_config
+from ilola_lib.tasks.t2.evaluation import EVALUATION_FIRST_EPISODE_SEED, evaluate_trained
+from ilola_lib.tasks.t2.ppo import train_ppo
+from ilola_lib.core.parallel import run_jobs, single_threaded_torch
+
+
+INDUCED_METHODS = ("ilola", "ilola_eta0", "ilogel", "ma_lfl")
+
+
+def train_on_reward(config: dict, seed: int, weights: np.ndarray) -> dict:
+    """Fresh PPO learners (same budget and seed as the task's learners) trained on ``r̂_i = weights_i·φ_i``
+    and evaluated on mpe2's true reward: mean per-agent return ± standard error, and the learning curve
+    (true return of each ``D_k``)."""
+    ppo = dataclasses.replace(ppo_config(config, seed), reward_weights=tuple(map(tuple, weights)))
+    with single_threaded_torch():
+        run = train_ppo(ppo)
+    result = evaluate_trained(run.actors, ppo, config["eval_episodes"], EVALUATION_FIRST_EPISODE_SEED)
+    return {"return": result.as_dict(), "learning_curve": run.learning_curve}
+
+
+def induce_seed(config: dict, seed: int, inverse_metrics: dict, learner_metrics: dict, workers: int = 1) -> dict:
+    """Induced returns of every method's recovered reward, normalised (design §6):
+    ``(R_induced − R_floor)/(R_true − R_floor)``, ``R_floor = max(R_random, R_no-op)``, where ``R_true`` is the
+    task's learners (trained on the true reward with the same budget and seed)."""
+    truth = np.asarray(inverse_metrics["true_weights"], dtype=np.float64)
+    arguments = [(config, seed, induced_weights(inverse_metrics["methods"][m]["weights"], truth))
+                 for m in INDUCED_METHODS]
+    results = run_jobs(train_on_reward, arguments, workers) if workers > 1 else [
+        train_on_reward(*args) for args in arguments]
+    return normalised_induced("t2", seed, dict(zip(INDUCED_METHODS, results)), learner_metrics, ("random", "noop"))

@@ -1,0 +1,1 @@
+"""T3: MultiWalker (PettingZoo SISL, real Box2D) with independent Gaussian PPO walkers."""

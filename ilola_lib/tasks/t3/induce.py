@@ -1,0 +1,45 @@
+"""T3 induced returns: fresh Gaussian-PPO walkers trained on each method's recovered reward (design §6),
+with the budget and seed of the task's learners, evaluated on MultiWalker's own reward."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from ilola_lib.analysis.induced import induced_weights, normalised_induced
+from ilola_lib.tasks.t3.learn import evaluate_policy, ppo_config
+from ilola_lib.core.io import read_json, write_json
+from ilola_lib.tasks.t3.ppo import train_multiwalker_ppo
+from ilola_lib.core.parallel import run_jobs
+
+INDUCED_METHODS = ("ilola", "ilola_eta0", "ilogel")
+
+
+def train_on_reward(config: dict, seed: int, weights: np.ndarray) -> dict:
+    """Walkers trained on ``r̂_i = weights_i · φ_i`` and evaluated on the env's reward: the evaluation
+    return (mean, standard error, package distance, episode length) and the true-return learning curve."""
+    ppo = dataclasses.replace(ppo_config(config, seed), reward_weights=tuple(map(tuple, np.asarray(weights))))
+    run = train_multiwalker_ppo(ppo)
+    return {"return": evaluate_policy(run, ppo, config["eval_episodes"]), "learning_curve": run.learning_curve}
+
+
+def induce_seeds(config: dict, inverse_dir: str | Path, learners_dir: str | Path, out_dir: str | Path) -> list[dict]:
+    """Induced returns of every method and seed (all trainings spread over ``config["workers"]`` processes),
+    normalised per seed; one JSON per seed in ``out_dir``."""
+    seeds = config["seeds"]
+    inverse = {s: read_json(Path(inverse_dir) / f"seed_{s}.json") for s in seeds}
+    learners = {s: read_json(Path(learners_dir) / f"seed_{s}.json") for s in seeds}
+    jobs = [(s, m) for s in seeds for m in INDUCED_METHODS]
+    truth = {s: np.asarray(inverse[s]["true_weights"], dtype=np.float64) for s in seeds}
+    results = run_jobs(train_on_reward, [(config, s, induced_weights(inverse[s]["methods"][m]["weights"], truth[s]))
+                                         for s, m in jobs], config["workers"])
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    per_seed = []
+    for seed in seeds:
+        metrics = normalised_induced("t3", seed, {m: r for (s, m), r in zip(jobs, results) if s == seed},
+                                     learners[seed], ("random", "stand_still"))
+        write_json(Path(out_dir) / f"seed_{seed}.json", metrics)
+        per_seed.append(metrics)
+    return per_seed
