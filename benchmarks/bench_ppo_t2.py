@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from ilola_lib.tasks.t2.learn import TARGET_IMPROVEMENT
-from ilola_lib.tasks.t2.evaluation import EVALUATION_FIRST_EPISODE_SEED, evaluate_against_baselines
+from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
+from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
 from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
 from ilola_lib.core.neural_trace import file_size_mb, save_neural_trace
 

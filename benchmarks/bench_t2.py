@@ -84,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-pipeline", action="store_true", help="only the CMA-ES generation benchmark")
     args = parser.parse_args()
-    params = load_params("params.yaml", prefix="t2")
+    params = load_params("params.yaml")
     with single_threaded_torch():
         batched, single = cma_generation_speedup(params["t2"]["inverse"], Path("data/t2/seed_0/trace.npz"))
     speedup = single / batched

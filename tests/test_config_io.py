@@ -1,9 +1,6 @@
-import copy
-
 import numpy as np
 import pytest
 
-from ilola_lib.pipeline.config import ConfigError, load_params, validate
 from ilola_lib.core.io import load_arrays, save_arrays, write_json
 from ilola_lib.core.metrics import bootstrap_ci, categorical_kl, kl_diagonal_gaussian
 from torch.distributions import Categorical, kl_divergence
@@ -11,38 +8,6 @@ from ilola_lib.core.tabular_trace import TabularTrace
 from ilola_lib.inverse.protocol import split_pairs
 
 import torch
-
-
-@pytest.fixture
-def paper_params():
-    return load_params("params.yaml")
-
-
-def test_both_profiles_validate(paper_params):
-    smoke = load_params("profiles/smoke.yaml")
-    assert paper_params["profile"] == "paper" and smoke["profile"] == "smoke"
-
-
-@pytest.mark.parametrize("key, value", [
-    ("t1.sampling.episodes", 0), ("t1.gamma", 1.0), ("t1.seeds", [0, 0]), ("t1.ma_spi.alpha", -1),
-    ("t1.grid_size", "5"),
-])
-def test_a_bad_value_names_its_key(paper_params, key, value):
-    params = copy.deepcopy(paper_params)
-    node = params
-    *parents, leaf = key.split(".")
-    for part in parents:
-        node = node[part]
-    node[leaf] = value
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        validate(params)
-
-
-def test_missing_key_is_named(paper_params):
-    params = copy.deepcopy(paper_params)
-    del params["t1"]["inverse"]["cma_sigma"]
-    with pytest.raises(ConfigError, match=r"t1\.inverse\.cma_sigma"):
-        validate(params)
 
 
 def test_split_pairs_holds_out_every_fourth():

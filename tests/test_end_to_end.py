@@ -18,7 +18,7 @@ from ilola_lib.tasks.t2.ppo import train_ppo
 from ilola_lib.core.io import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ["ilola_lib", "notebooks", "book", "profiles", ".dvc", "dvc.yaml", "pyproject.toml", ".gitignore"]
+COPIED = ["ilola_lib", "notebooks", "book", "profiles", ".dvc", ".dvcignore", "dvc.yaml", "pyproject.toml", ".gitignore"]
 
 
 def _finite_numbers(node):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ilola_lib.tasks.t2.simple_spread import BatchedSimpleSpread, state_from_observations
+from ilola_lib.tasks.t2.lookahead import state_from_observations
+from ilola_lib.tasks.t2.simple_spread import BatchedSimpleSpread
 from ilola_lib.inverse.trace_inversion import (gradient_model, network_divergence, phase_batch, sample_states,
                                               templates_of)
 from ilola_lib.tasks.t2.invert import invert_trace, ma_lfl_rows, tabular_view

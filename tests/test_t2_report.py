@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
+from ilola_lib.analysis import reports  # noqa: E402
 from ilola_lib.tasks.t2 import report as t2_report  # noqa: E402
 from ilola_lib.core.io import write_json  # noqa: E402
 from ilola_lib.pipeline.notebook_runner import run_notebook  # noqa: E402
@@ -88,44 +89,44 @@ def test_summarize_refuses_inputs_of_different_seeds():
 @pytest.mark.parametrize("values, met", [(GOOD, True), (BAD, False)], ids=["all-hit", "all-missed"])
 def test_target_checks_flag_each_target(values, met):
     summary = t2_report.summarize(*synthetic_seeds(ilola=values), "smoke")
-    checks = t2_report.target_checks(summary)
+    checks = reports.target_checks(summary)
     assert len(checks) == 5
     assert [c["met"] for c in checks] == [met] * 5
     assert checks[0]["measured"] == pytest.approx(summary["methods"]["ilola"]["kl_ratio_1b_1a"]["mean"])
-    table = t2_report.checks_markdown(checks)
+    table = reports.checks_markdown(checks)
     assert table.count("**missed**") == (0 if met else 5) and table.count("| hit |") == (5 if met else 0)
 
 
 def test_stage_comparison_decides_by_overlap_of_confidence_intervals():
     summary = t2_report.summarize(*synthetic_seeds(ilola=GOOD, others=BAD), "smoke")
-    text = t2_report.stage_comparison(summary)
+    text = reports.stage_comparison(summary)
     assert "`ilola` (I-LOLA Stage B) explains the held-out updates better than `ilogel`" in text
     assert "better than `ilola_eta0`" in text and "indistinguishable" not in text
     same = t2_report.summarize(*synthetic_seeds(ilola=BAD, others=BAD), "smoke")
-    text = t2_report.stage_comparison(same)
+    text = reports.stage_comparison(same)
     assert "`ilola` and `ilogel` are indistinguishable" in text and "better" not in text
 
 
 def test_report_figures_build_and_save(tmp_path):
     learners, inverse, induced = synthetic_seeds()
     summary = t2_report.summarize(learners, inverse, induced, "smoke")
-    curves = t2_report.induced_learning_curves(learners, induced)
+    curves = reports.induced_learning_curves(learners, induced)
     assert list(curves) == ["true reward", "r̂ of ilola", "r̂ of ilola_eta0", "r̂ of ilogel", "r̂ of ma_lfl"]
     assert all(c.shape == (len(SEEDS), NUM_UPDATES + 1) for c in curves.values())
-    recovered = t2_report.recovered_weights(inverse)
+    recovered = reports.recovered_weights(inverse)
     assert recovered["ilola"].shape == (len(SEEDS), NUM_AGENTS, NUM_FEATURES)
     figures = [
         kl_comparison(summary["methods"], "KL"),
-        weights_figure(t2_report.true_weights(inverse), recovered, inverse[0]["feature_names"]),
+        weights_figure(reports.true_weights(inverse), recovered, inverse[0]["feature_names"]),
         induced_curves_figure(curves, t2_report.return_baselines(summary), "induced"),
-        per_agent_scatter_figure(t2_report.per_agent_cosines(inverse), "cosine", "cosines", threshold=0.9),
+        per_agent_scatter_figure(reports.per_agent_cosines(inverse), "cosine", "cosines", threshold=0.9),
         learning_curves_figure(curves["true reward"], {"random": -28.0}, "learners"),
     ]
     for index, fig in enumerate(figures):
         save_figure(fig, tmp_path / f"fig{index}.png")
         plt.close(fig)
         assert (tmp_path / f"fig{index}.png").stat().st_size > 0
-    assert t2_report.cosine_table(inverse).count("\n") == 2 + len(SEEDS)
+    assert reports.cosine_table(inverse).count("\n") == 2 + len(SEEDS)
 
 
 def test_t2_notebook_runs_end_to_end_on_synthetic_results(tmp_path):

@@ -61,34 +61,24 @@ class PPOHyperparameters:
     num_agents: int = 2
     reward_weights: tuple | None = None
 
-    def validate_fields(self, positive_ints: tuple[str, ...], num_features: int) -> None:
-        """Raise ``ValueError`` naming the first invalid field (``positive_ints`` lists the task's own integer
-        fields, ``num_features`` the length of each ``reward_weights`` row)."""
-        name = type(self).__name__
-        for field in ("update_epochs", "num_minibatches", "hidden_size", *positive_ints):
-            value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}.{field} must be a positive integer, got {value!r}")
-        for field in ("learning_rate", "critic_learning_rate", "clip_coef", "max_grad_norm", "vf_coef"):
-            if not getattr(self, field) > 0:
-                raise ValueError(f"{name}.{field} must be > 0, got {getattr(self, field)!r}")
-        if not 0 <= self.gamma < 1:
-            raise ValueError(f"{name}.gamma must lie in [0, 1), got {self.gamma!r}")
-        if not 0 <= self.gae_lambda <= 1:
-            raise ValueError(f"{name}.gae_lambda must lie in [0, 1], got {self.gae_lambda!r}")
-        if self.ent_coef < 0:
-            raise ValueError(f"{name}.ent_coef must be >= 0, got {self.ent_coef!r}")
-        if self.num_agents < 2:
-            raise ValueError(f"{name}.num_agents must be >= 2, got {self.num_agents}")
-        weights = np.asarray(self.reward_weights, dtype=np.float64)
-        if weights.shape != (self.num_agents, num_features) or not np.all(np.isfinite(weights)):
-            raise ValueError(f"{name}.reward_weights must be finite [{self.num_agents}][{num_features}],"
-                             f" got shape {weights.shape}")
+    @classmethod
+    def from_params(cls, section: dict, seed: int, **extra):
+        """The configuration of one seed from a ``params.yaml`` section already validated by
+        :func:`ilola_lib.pipeline.config.load_params` (``extra``: task-level fields)."""
+        return cls(seed=seed, **extra, **section)
 
     def _freeze_weights(self, default_row) -> None:
-        """``reward_weights`` as a nested tuple ``[N][q]``; ``None`` becomes ``default_row`` for every agent."""
+        """``reward_weights`` as a nested tuple ``[N][q]``; ``None`` becomes ``default_row`` for every agent.
+
+        Called by the tasks' ``__post_init__``. The weights come from the induced-return code, not from
+        ``params.yaml``, so their shape and finiteness are asserted here (``q = len(default_row)``).
+        """
         weights = self.reward_weights if self.reward_weights is not None else [default_row] * self.num_agents
-        object.__setattr__(self, "reward_weights", tuple(tuple(float(w) for w in row) for row in weights))
+        frozen = tuple(tuple(float(w) for w in row) for row in weights)
+        shape_ok = len(frozen) == self.num_agents and all(len(row) == len(default_row) for row in frozen)
+        assert shape_ok and np.isfinite(frozen).all(), (f"{type(self).__name__}.reward_weights must be finite "
+                                                        f"[{self.num_agents}][{len(default_row)}], got {frozen}")
+        object.__setattr__(self, "reward_weights", frozen)
 
     def to_dict(self) -> dict:
         """JSON-able dict of every field."""

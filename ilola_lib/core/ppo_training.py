@@ -7,6 +7,7 @@ snapshots ``θ^k``, stores ``D_k`` and (for ``k < K``) updates every agent on it
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -130,3 +131,12 @@ def train_independent_ppo(config: PPOHyperparameters, learners: list[AgentLearne
         history.append({"update": phase, **statistics, **diagnostics,
                         "steps_per_second": env_steps(rollout) / seconds, "seconds": seconds})
     raise AssertionError("unreachable: the last phase returns")
+
+
+def train_on_reward(config: PPOHyperparameters, weights: np.ndarray, train: Callable[[PPOHyperparameters], PPORun],
+                    evaluate: Callable[[PPORun], dict]) -> dict:
+    """Fresh learners with ``config``'s budget and seed trained on ``r̂_i = weights_i · φ_i`` (``weights [N, q]``)
+    and evaluated by ``evaluate(run)`` on the environment's own reward; returns that evaluation as ``return`` and
+    the true-return learning curve (mean per-agent env return of each ``D_k``)."""
+    run = train(dataclasses.replace(config, reward_weights=tuple(map(tuple, np.asarray(weights)))))
+    return {"return": evaluate(run), "learning_curve": run.learning_curve}

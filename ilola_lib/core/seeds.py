@@ -19,6 +19,7 @@ STREAMS = {
     "monte_carlo_kl": 4,         # actions drawn by the Monte-Carlo KL
 }
 LEARNER_STREAMS = ("normalizer", "env", "init", "actions", "minibatches")
+EVALUATION_FIRST_EPISODE_SEED = 1_000_000  # evaluation episodes use seeds from here on, apart from training
 SOFT_Q_PAIR_STRIDE = 100_003  # the soft-Q rollouts of pair k use seed · stride + k
 
 

@@ -1,6 +1,9 @@
 """Run a parameterized notebook with papermill and normalise the executed copy.
 
-``python -m ilola_lib.pipeline.notebook_runner SOURCE OUTPUT -p name value …``
+``python -m ilola_lib.pipeline.notebook_runner SOURCE OUTPUT [--params params.yaml] -p name value …``
+
+The whole ``params.yaml`` is validated first (:func:`ilola_lib.pipeline.config.load_params`): a bad key
+anywhere stops every stage before any compute, with the dotted key in the message and a non-zero exit.
 
 Executed notebooks differ between identical runs only in timestamps, durations, random cell ids
 and kernel details; those are normalised so that DVC and git see no change when nothing changed.
@@ -20,6 +23,7 @@ import papermill
 import yaml
 
 from ilola_lib.core.io import write_text
+from ilola_lib.pipeline.config import ConfigError, load_params
 
 
 def normalise(notebook: dict) -> dict:
@@ -61,7 +65,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("output")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a notebook parameter; the value is parsed as YAML")
+    parser.add_argument("--params", default="params.yaml",
+                        help="the parameter file validated before the notebook runs (default: %(default)s)")
     args = parser.parse_args(argv)
+    try:
+        load_params(args.params)
+    except (ConfigError, OSError) as error:
+        raise SystemExit(f"notebook_runner: {error}") from None
     parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
     run_notebook(args.source, args.output, parameters)
 

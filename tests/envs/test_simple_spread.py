@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from ilola_lib.tasks.t2.lookahead import state_from_observations
 from ilola_lib.tasks.t2.pettingzoo_env import make_simple_spread
 from ilola_lib.tasks.t2.simple_spread import (
     FEATURE_NAMES,
     NUM_ACTIONS,
     BatchedSimpleSpread,
     observation_dim,
-    state_from_observations,
     true_weights,
     world_reward_features,
 )

@@ -3,18 +3,20 @@ Monte-Carlo soft Q-values, checked against closed forms and the deterministic si
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import torch
 
-from ilola_lib.tasks.t2.simple_spread import (BatchedSimpleSpread, joint_actions, lookahead_all_joint_actions,
-                                          observation_dim)
+from ilola_lib.tasks.t2.lookahead import joint_actions, lookahead_all_joint_actions, simulator_at
+from ilola_lib.tasks.t2.simple_spread import BatchedSimpleSpread, observation_dim
 from ilola_lib.inverse.ma_lfl_observations import (fit_lfl_weights, lfl_regression_rows, other_agents_weights,
                                                    potential_basis, soft_q_monte_carlo)
 from ilola_lib.core.policies import CategoricalActor, flatten_params
 
 MAX_CYCLES = 25
+SIMULATOR = functools.partial(simulator_at, local_ratio=0.5, max_cycles=MAX_CYCLES)
 GAMMA = 0.9
 
 
@@ -92,7 +94,7 @@ def test_soft_q_entropy_part_of_uniform_policies_is_closed_form():
     actors, params = actors_with_output_bias(torch.zeros(5))
     for steps_left, expected in ((1, 0.0), (2, GAMMA * math.log(5)), (3, (GAMMA + GAMMA**2) * math.log(5))):
         observations, steps = states_at(MAX_CYCLES - steps_left)
-        _, entropy_q = soft_q_monte_carlo(actors, params, observations, steps, 0.5, MAX_CYCLES, GAMMA, 2,
+        _, entropy_q = soft_q_monte_carlo(actors, params, observations, steps, SIMULATOR, MAX_CYCLES, GAMMA, 2,
                                           torch.Generator().manual_seed(0))
         torch.testing.assert_close(entropy_q, torch.full_like(entropy_q, expected), rtol=0, atol=1e-5)
 
@@ -100,7 +102,7 @@ def test_soft_q_entropy_part_of_uniform_policies_is_closed_form():
 def test_soft_q_feature_part_of_deterministic_policies_is_the_simulated_return():
     actors, params = actors_with_output_bias(torch.tensor([0.0, 0.0, 60.0, 0.0, 0.0]))  # always action 2
     observations, steps = states_at(MAX_CYCLES - 1)
-    feature_q, _ = soft_q_monte_carlo(actors, params, observations, steps, 0.5, MAX_CYCLES, GAMMA, 1,
+    feature_q, _ = soft_q_monte_carlo(actors, params, observations, steps, SIMULATOR, MAX_CYCLES, GAMMA, 1,
                                       torch.Generator().manual_seed(0))
     features, _, ends = lookahead_all_joint_actions(observations, steps, 0.5, MAX_CYCLES)
     assert bool(ends.all())

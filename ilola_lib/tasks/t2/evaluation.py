@@ -17,8 +17,8 @@ from ilola_lib.tasks.t2.simple_spread import NUM_ACTIONS, NUM_AGENTS
 from ilola_lib.core.policies import CategoricalActor
 from ilola_lib.tasks.t2.ppo import PPOConfig, sample_actions
 from ilola_lib.core.parallel import single_threaded_torch
+from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
 
-EVALUATION_FIRST_EPISODE_SEED = 1_000_000
 
 ActionChooser = Callable[[np.ndarray], np.ndarray]
 

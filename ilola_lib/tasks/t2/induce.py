@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from ilola_lib.analysis.induced import induced_weights, normalised_induced
 from ilola_lib.tasks.t2.learn import ppo_config
-from ilola_lib.tasks.t2.evaluation import EVALUATION_FIRST_EPISODE_SEED, evaluate_trained
+from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
+from ilola_lib.tasks.t2.evaluation import evaluate_trained
 from ilola_lib.tasks.t2.ppo import train_ppo
+from ilola_lib.core.ppo_training import train_on_reward as train_on_weights
 from ilola_lib.core.parallel import run_jobs, single_threaded_torch
 
 
@@ -20,11 +20,10 @@ def train_on_reward(config: dict, seed: int, weights: np.ndarray) -> dict:
     """Fresh PPO learners (same budget and seed as the task's learners) trained on ``r̂_i = weights_i·φ_i``
     and evaluated on mpe2's true reward: mean per-agent return ± standard error, and the learning curve
     (true return of each ``D_k``)."""
-    ppo = dataclasses.replace(ppo_config(config, seed), reward_weights=tuple(map(tuple, weights)))
+    ppo = ppo_config(config, seed)
     with single_threaded_torch():
-        run = train_ppo(ppo)
-    result = evaluate_trained(run.actors, ppo, config["eval_episodes"], EVALUATION_FIRST_EPISODE_SEED)
-    return {"return": result.as_dict(), "learning_curve": run.learning_curve}
+        return train_on_weights(ppo, weights, train_ppo, lambda run: evaluate_trained(
+            run.actors, ppo, config["eval_episodes"], EVALUATION_FIRST_EPISODE_SEED).as_dict())
 
 
 def induce_seed(config: dict, seed: int, inverse_metrics: dict, learner_metrics: dict, workers: int = 1) -> dict:

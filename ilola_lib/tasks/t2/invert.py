@@ -5,6 +5,7 @@ for its one-step lookahead and soft Q-values.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -22,7 +23,7 @@ from ilola_lib.inverse.ma_lfl_observations import (fit_lfl_weights, lfl_regressi
 from ilola_lib.inverse.policy_fit import TabularDivergence, fit_nuisance
 from ilola_lib.inverse.trace_inversion import (StateSample, TraceAnalysis, gradient_methods_on_trace,
                                               inverse_metrics, recovery_scores)
-from ilola_lib.tasks.t2.simple_spread import joint_actions, lookahead_all_joint_actions, simulator_at
+from ilola_lib.tasks.t2.lookahead import joint_actions, lookahead_all_joint_actions, simulator_at
 
 
 def log_policies(templates: list, params: np.ndarray, observations: torch.Tensor) -> torch.Tensor:
@@ -66,10 +67,7 @@ def spi_model(trace: NeuralTrace, templates: list, sample: StateSample, rollouts
     reward scale and the temperature are both nuisance parameters (PPO learners have neither)."""
     config = trace.metadata["config"]
     feature_q, entropy_q = [], []
-
-    def simulator(joint_observations, steps, state_index):
-        return simulator_at(joint_observations, steps, state_index, config["local_ratio"], config["max_cycles"])
-
+    simulator = functools.partial(simulator_at, local_ratio=config["local_ratio"], max_cycles=config["max_cycles"])
     for index, k in enumerate(sample.pairs):
         generator = soft_q_generator(seed, k)
         params = torch.as_tensor(trace.actor_params[k])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ilola_lib.tasks.t2.evaluation import EVALUATION_FIRST_EPISODE_SEED, evaluate_against_baselines
+from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
+from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
 from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
 from ilola_lib.core.metrics import bootstrap_ci
 from ilola_lib.core.neural_trace import NeuralTrace
@@ -15,10 +16,7 @@ TARGET_IMPROVEMENT = 0.30  # issue 3: trained at least 30% of |random return| be
 
 def ppo_config(config: dict, seed: int) -> PPOConfig:
     """The PPO configuration of ``params.yaml``'s ``t2`` section for one seed."""
-    settings = config["ppo"]
-    ppo = PPOConfig(seed=seed, local_ratio=config["local_ratio"], **settings)
-    ppo.validate()
-    return ppo
+    return PPOConfig.from_params(config["ppo"], seed, local_ratio=config["local_ratio"])
 
 
 def learn_seed(config: dict, seed: int) -> tuple[NeuralTrace, dict]:

@@ -48,17 +48,6 @@ class PPOConfig(PPOHyperparameters):
     def __post_init__(self) -> None:
         self._freeze_weights(true_weights(self.local_ratio))
 
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first invalid field."""
-        self.validate_fields(("num_envs", "num_steps", "num_updates", "max_cycles", "normalizer_envs",
-                              "normalizer_steps"), len(FEATURE_NAMES))
-        if self.num_steps % self.max_cycles:
-            raise ValueError(f"PPOConfig.num_steps ({self.num_steps}) must be a multiple of "
-                             f"max_cycles ({self.max_cycles}) so that rollouts hold whole episodes")
-        if (self.num_envs * self.num_steps) % self.num_minibatches:
-            raise ValueError(f"PPOConfig.num_minibatches ({self.num_minibatches}) must divide "
-                             f"num_envs * num_steps ({self.num_envs * self.num_steps})")
-
     @property
     def batch_size(self) -> int:
         """Samples per agent per update: ``num_envs * num_steps``."""
@@ -155,7 +144,6 @@ def train_ppo(config: PPOConfig) -> PPORun:
     ``θ^k``, collects ``D_k`` with it and (for ``k < K``) updates every agent on ``D_k``; rollouts
     continue the envs' episodes from one phase to the next.
     """
-    config.validate()
     start = time.perf_counter()
     seeds = learner_seeds(config.seed)
     reward_weights = np.asarray(config.reward_weights, dtype=np.float64)

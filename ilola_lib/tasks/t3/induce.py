@@ -3,7 +3,6 @@ with the budget and seed of the task's learners, evaluated on MultiWalker's own 
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ from ilola_lib.analysis.induced import induced_weights, normalised_induced
 from ilola_lib.tasks.t3.learn import evaluate_policy, ppo_config
 from ilola_lib.core.io import read_json, write_json
 from ilola_lib.tasks.t3.ppo import train_multiwalker_ppo
+from ilola_lib.core.ppo_training import train_on_reward as train_on_weights
 from ilola_lib.core.parallel import run_jobs
 
 INDUCED_METHODS = ("ilola", "ilola_eta0", "ilogel")
@@ -20,9 +20,9 @@ INDUCED_METHODS = ("ilola", "ilola_eta0", "ilogel")
 def train_on_reward(config: dict, seed: int, weights: np.ndarray) -> dict:
     """Walkers trained on ``r̂_i = weights_i · φ_i`` and evaluated on the env's reward: the evaluation
     return (mean, standard error, package distance, episode length) and the true-return learning curve."""
-    ppo = dataclasses.replace(ppo_config(config, seed), reward_weights=tuple(map(tuple, np.asarray(weights))))
-    run = train_multiwalker_ppo(ppo)
-    return {"return": evaluate_policy(run, ppo, config["eval_episodes"]), "learning_curve": run.learning_curve}
+    ppo = ppo_config(config, seed)
+    return train_on_weights(ppo, weights, train_multiwalker_ppo,
+                            lambda run: evaluate_policy(run, ppo, config["eval_episodes"]))
 
 
 def induce_seeds(config: dict, inverse_dir: str | Path, learners_dir: str | Path, out_dir: str | Path) -> list[dict]:

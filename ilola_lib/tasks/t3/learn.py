@@ -20,17 +20,15 @@ from ilola_lib.core.metrics import bootstrap_ci
 from ilola_lib.core.neural_trace import save_neural_trace
 from ilola_lib.core.parallel import run_jobs
 from ilola_lib.analysis.summary import markdown_rows
+from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
 
-EVALUATION_FIRST_EPISODE_SEED = 1_000_000
 Z_95 = 1.959964
 BASELINES = ("random", "stand_still")
 
 
 def ppo_config(config: dict, seed: int) -> MultiWalkerPPOConfig:
     """The PPO configuration of ``params.yaml``'s ``t3`` section for one seed."""
-    ppo = MultiWalkerPPOConfig(seed=seed, **config["ppo"])
-    ppo.validate()
-    return ppo
+    return MultiWalkerPPOConfig.from_params(config["ppo"], seed)
 
 
 def summarize_evaluation(result: PolicyBaseline) -> dict:

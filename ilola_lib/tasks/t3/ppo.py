@@ -67,11 +67,6 @@ class MultiWalkerPPOConfig(PPOHyperparameters):
         """``multiwalker_v9`` arguments (its defaults for everything but these)."""
         return {"n_walkers": self.num_agents, "max_cycles": self.max_cycles}
 
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first invalid field."""
-        self.validate_fields(("episodes_per_update", "num_updates", "max_cycles", "normalizer_episodes"),
-                             len(FEATURE_NAMES))
-
 
 # --------------------------------------------------------------------------------------------
 # Episode rollouts
@@ -179,7 +174,6 @@ def train_multiwalker_ppo(config: MultiWalkerPPOConfig) -> PPORun:
     snapshots ``θ^k``, plays ``D_k`` with it and (for ``k < K``) updates every walker on ``D_k``. The run's
     ``history`` and ``final_statistics`` also hold ``episode_length`` and ``package_distance`` of each batch.
     """
-    config.validate()
     start = time.perf_counter()
     seeds = learner_seeds(config.seed)
     reward_weights = torch.tensor(config.reward_weights, dtype=torch.float64)
