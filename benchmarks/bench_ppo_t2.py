@@ -2,11 +2,12 @@
 
 Run from the repository root: ``python -m benchmarks.bench_ppo_t2 [--seeds 0 1 2 3 4]``.
 
-For every seed: train with the default :class:`~ilola_lib.core.ppo.PPOConfig` (single-threaded
+For every seed: train with the paper profile's :class:`~ilola_lib.tasks.t2.ppo.PPOConfig` (single-threaded
 torch), evaluate the trained actors (sampling from their policies), uniform-random actions and
 no-op actions on the real mpe2 env over the same episode seeds, save the learning trace and
-report its size. The target: trained return at least 30% of ``|random|`` above random, i.e.
-``(trained − random) / |random| ≥ 0.30``, for every seed, with training + evaluation ≤ 60 s.
+report its size. The target: ``(trained − random) / |random|`` at least T2's
+``improvement_over_random_min`` for every seed, with training + evaluation within ``t2_ppo_seed_seconds_max``
+(both in ``ilola_lib/analysis/targets.yaml``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ilola_lib.tasks.t2.learn import TARGET_IMPROVEMENT
+from ilola_lib.analysis.targets import load_targets
 from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
 from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
 from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
-from ilola_lib.core.neural_trace import file_size_mb, save_neural_trace
-
-TIME_BUDGET_SECONDS = 60.0
-
+from ilola_lib.core.neural_trace import save_neural_trace
+from ilola_lib.pipeline.config import load_params
 
 def improvement_ratio(trained: float, random: float) -> float:
     """``(trained − random) / |random|``: how far above random, in units of ``|random|``."""
@@ -44,7 +43,8 @@ def learning_curve_summary(history: list[dict], every: int) -> str:
 
 def run_seed(seed: int, num_episodes: int, trace_dir: Path, curve_every: int) -> dict:
     """Train, evaluate and save one seed; returns its numbers and prints them."""
-    config = PPOConfig(seed=seed)
+    t2 = load_params("params.yaml")["t2"]
+    config = PPOConfig.from_params(t2["ppo"], seed, local_ratio=t2["local_ratio"])
     start = time.perf_counter()
     run = train_ppo(config)
     trained_at = time.perf_counter()
@@ -56,20 +56,22 @@ def run_seed(seed: int, num_episodes: int, trace_dir: Path, curve_every: int) ->
     trained, random, noop = (results[name] for name in ("trained", "random", "noop"))
     ratio = improvement_ratio(trained.mean, random.mean)
     seconds = evaluated_at - start
-    hit = ratio >= TARGET_IMPROVEMENT and seconds <= TIME_BUDGET_SECONDS
+    targets = load_targets()
+    improvement_min, budget = targets.t2.improvement_over_random_min, targets.benchmarks.t2_ppo_seed_seconds_max
+    hit = ratio >= improvement_min and seconds <= budget
     print(f"seed {seed}: trained {trained.mean:7.2f} ± {trained.standard_error:.2f}   "
           f"random {random.mean:7.2f} ± {random.standard_error:.2f}   "
           f"no-op {noop.mean:7.2f} ± {noop.standard_error:.2f}")
-    print(f"    improvement (trained − random)/|random| = {ratio:.3f} vs target {TARGET_IMPROVEMENT:.2f}: "
+    print(f"    improvement (trained − random)/|random| = {ratio:.3f} vs target {improvement_min:.2f}: "
           f"{'HIT' if hit else 'MISSED'}")
     print(f"    time: train {trained_at - start:.1f} s + evaluation {evaluated_at - trained_at:.1f} s "
-          f"= {seconds:.1f} s (budget {TIME_BUDGET_SECONDS:.0f} s); trace save {saved_at - evaluated_at:.1f} s, "
-          f"{file_size_mb(trace_path):.1f} MB")
+          f"= {seconds:.1f} s (budget {budget:.0f} s); trace save {saved_at - evaluated_at:.1f} s, "
+          f"{trace_path.stat().st_size / 1e6:.1f} MB")
     print("    learning curve (rollout D_k, mean per-agent mpe2 return):")
     print(learning_curve_summary(run.history, curve_every))
     print(f"    final rollout D_K return {run.final_episode_return:.2f}", flush=True)
     return {"seed": seed, "trained": trained.mean, "random": random.mean, "noop": noop.mean,
-            "ratio": ratio, "seconds": seconds, "hit": hit, "trace_mb": file_size_mb(trace_path)}
+            "ratio": ratio, "seconds": seconds, "hit": hit, "trace_mb": trace_path.stat().st_size / 1e6}
 
 
 def main() -> None:
@@ -79,7 +81,8 @@ def main() -> None:
     parser.add_argument("--curve-every", type=int, default=20)
     parser.add_argument("--trace-dir", type=Path, default=None, help="keep traces here (default: temp dir)")
     args = parser.parse_args()
-    print(f"config: {PPOConfig().to_dict()}")
+    t2 = load_params("params.yaml")["t2"]
+    print(f"config: {PPOConfig.from_params(t2['ppo'], 0, local_ratio=t2['local_ratio']).to_dict()}")
     with tempfile.TemporaryDirectory() as scratch:
         trace_dir = args.trace_dir or Path(scratch)
         rows = [run_seed(seed, args.episodes, trace_dir, args.curve_every) for seed in args.seeds]

@@ -4,10 +4,12 @@
 
 1. CMA-ES generation cost: the Stage B objective on the paper profile's fit pairs of the seed-0 trace
    (``data/t2/seed_0/trace.npz``, written by ``dvc repro t2_learn``) for a population of ``cma_popsize``
-   candidates, evaluated in one batched call and one candidate at a time. Target: batched ≥ 10× faster.
+   candidates, evaluated in one batched call and one candidate at a time. Target: batched at least
+   ``t2_cma_speedup_min`` times faster.
 2. The whole T2 paper profile, forced: every seed's learn, invert and induce stage, then the learners
-   summary and the report, each timed. Target: total ≤ 45 min on 2 cores.
-Prints each measured time and its ratio to the target.
+   summary and the report, each timed. Target: total within ``t2_pipeline_seconds_max`` on 2 cores.
+Prints each measured time and its ratio to the target (targets: ``ilola_lib/analysis/targets.yaml``, section
+``benchmarks``).
 """
 
 from __future__ import annotations
@@ -20,16 +22,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ilola_lib.analysis.targets import load_targets
 from ilola_lib.pipeline.config import load_params
 from ilola_lib.tasks.t2.invert import (analysed_pairs, gradient_model, network_divergence, sample_states,
                                               templates_of)
 from ilola_lib.inverse.policy_fit import stage_b_objective
 from ilola_lib.core.neural_trace import load_neural_trace
 from ilola_lib.core.parallel import single_threaded_torch
-
-CMA_SPEEDUP_TARGET = 10.0
-PIPELINE_TARGET_SECONDS = 45 * 60.0
-
 
 def cma_generation_speedup(settings: dict, trace_path: Path, generations: int = 3) -> tuple[float, float]:
     """Seconds per generation batched and one by one, on the same candidates."""
@@ -88,16 +87,17 @@ def main() -> None:
     with single_threaded_torch():
         batched, single = cma_generation_speedup(params["t2"]["inverse"], Path("data/t2/seed_0/trace.npz"))
     speedup = single / batched
+    targets = load_targets().benchmarks
     print(f"CMA-ES generation ({params['t2']['inverse']['cma_popsize']} candidates): batched {batched:.3f} s, "
-          f"one by one {single:.3f} s, speed-up {speedup:.1f}× (target ≥ {CMA_SPEEDUP_TARGET:.0f}×: "
-          f"{'met' if speedup >= CMA_SPEEDUP_TARGET else 'MISSED'})")
+          f"one by one {single:.3f} s, speed-up {speedup:.1f}× (target ≥ {targets.t2_cma_speedup_min:.0f}×: "
+          f"{'met' if speedup >= targets.t2_cma_speedup_min else 'MISSED'})")
     if args.skip_pipeline:
         return
     print("T2 paper profile, forced, per stage group:")
     total = sum(pipeline_seconds(params["t2"]["seeds"]).values())
-    verdict = "met" if total <= PIPELINE_TARGET_SECONDS else "MISSED"
-    print(f"T2 total {total / 60:.1f} min   target {PIPELINE_TARGET_SECONDS / 60:.0f} min   "
-          f"ratio {total / PIPELINE_TARGET_SECONDS:.2f}  {verdict}")
+    target = targets.t2_pipeline_seconds_max
+    verdict = "met" if total <= target else "MISSED"
+    print(f"T2 total {total / 60:.1f} min   target {target / 60:.0f} min   ratio {total / target:.2f}  {verdict}")
 
 
 if __name__ == "__main__":

@@ -15,12 +15,17 @@ from ilola_lib.core.neural_trace import (
     load_neural_trace,
     save_neural_trace,
 )
+from pathlib import Path
+from ilola_lib.pipeline.config import load_params
+
+PAPER_T2 = load_params(Path(__file__).resolve().parents[1] / "params.yaml")["t2"]
 
 
 @pytest.fixture(scope="module")
 def trace() -> NeuralTrace:
-    config = PPOConfig(num_envs=3, num_steps=25, num_updates=2, update_epochs=1, num_minibatches=3,
-                       hidden_size=8, normalizer_envs=2, normalizer_steps=25, seed=1)
+    config = PPOConfig(**{**PAPER_T2["ppo"], "num_envs": 3, "num_steps": 25, "num_updates": 2, "update_epochs": 1,
+                          "num_minibatches": 3, "hidden_size": 8, "normalizer_envs": 2, "normalizer_steps": 25},
+                       local_ratio=PAPER_T2["local_ratio"], seed=1)
     return train_ppo(config).trace
 
 

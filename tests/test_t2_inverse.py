@@ -12,6 +12,10 @@ from ilola_lib.inverse.trace_inversion import (gradient_model, network_divergenc
                                               templates_of)
 from ilola_lib.tasks.t2.invert import invert_trace, ma_lfl_rows, tabular_view
 from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
+from pathlib import Path
+from ilola_lib.pipeline.config import load_params
+
+PAPER_T2 = load_params(Path(__file__).resolve().parents[1] / "params.yaml")["t2"]
 
 SETTINGS = {"lbfgs_iterations": 20, "held_out_every": 2, "states_per_pair": 8, "fit_pair_stride": 1, "logel_restarts": 1, "cma_generations": 3, "cma_popsize": 6,
             "cma_sigma": 0.3, "eta_init": 1.0, "random_draws": 2,
@@ -20,8 +24,9 @@ SETTINGS = {"lbfgs_iterations": 20, "held_out_every": 2, "states_per_pair": 8, "
 
 @pytest.fixture(scope="module")
 def tiny_trace():
-    config = PPOConfig(num_envs=4, num_steps=25, num_updates=4, update_epochs=1, num_minibatches=1,
-                       hidden_size=8, normalizer_envs=4, normalizer_steps=25, seed=1)
+    config = PPOConfig(**{**PAPER_T2["ppo"], "num_envs": 4, "num_steps": 25, "num_updates": 4, "update_epochs": 1,
+                          "num_minibatches": 1, "hidden_size": 8, "normalizer_envs": 4, "normalizer_steps": 25},
+                       local_ratio=PAPER_T2["local_ratio"], seed=1)
     return train_ppo(config).trace
 
 

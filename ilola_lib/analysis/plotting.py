@@ -19,7 +19,8 @@ LOG_FLOOR = 1e-16
 def kl_comparison(methods: dict, title: str, keys: tuple[str, ...] = KL_KEYS, floor: float = LOG_FLOOR):
     """Grouped bars of held-out KLs per method (log scale, 95% CI error bars).
 
-    Values below ``floor`` (exact zeros from matched models) are drawn at ``floor`` and marked.
+    Values below ``floor`` (exact zeros from matched models) are drawn at ``floor`` and marked. A metric without
+    an interval (``"ci95": None``, fewer than 2 seeds) gets no error bar.
     """
     names = list(methods)
     wide = len(keys) > len(KL_KEYS)
@@ -27,9 +28,9 @@ def kl_comparison(methods: dict, title: str, keys: tuple[str, ...] = KL_KEYS, fl
     width = 0.8 / len(keys)
     for offset, key in enumerate(keys):
         means = np.array([methods[n][key]["mean"] if key in methods[n] else np.nan for n in names])
-        lows = np.array([methods[n][key]["ci95"][0] if key in methods[n] else np.nan for n in names])
-        highs = np.array([methods[n][key]["ci95"][1] if key in methods[n] else np.nan for n in names])
+        lows, highs = (np.array([_ci_bound(methods[n].get(key), side) for n in names]) for side in (0, 1))
         shown = np.maximum(means, floor)
+        # no interval: nan, for which matplotlib draws no error bar (not a zero-length one with caps)
         errors = np.vstack([shown - np.maximum(lows, floor), np.maximum(highs, floor) - shown])
         x = np.arange(len(names)) + (offset - (len(keys) - 1) / 2) * width
         ax.bar(x, shown, width, yerr=errors, capsize=2, label=KL_LABELS.get(key, key))
@@ -46,6 +47,13 @@ def kl_comparison(methods: dict, title: str, keys: tuple[str, ...] = KL_KEYS, fl
         ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def _ci_bound(summary: dict | None, side: int) -> float:
+    """Lower (``side`` 0) or upper (1) 95% bound of a summary; nan when absent or without an interval."""
+    if summary is None or summary.get("ci95") is None:
+        return np.nan
+    return summary["ci95"][side]
 
 
 def grid_heatmaps(panels: dict[str, np.ndarray], title: str, marks: dict[str, tuple[int, int]] | None = None):
@@ -67,6 +75,17 @@ def grid_heatmaps(panels: dict[str, np.ndarray], title: str, marks: dict[str, tu
 def save_figure(fig, path) -> None:
     """Save as PNG with fixed metadata (no timestamps), atomically."""
     atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=120, metadata={"Software": None}))
+
+
+def phase_curves_figure(curves: dict[str, list[float]], xlabel: str, ylabel: str):
+    """One line with markers per label of ``curves`` (label → one value per phase ``k``)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, values in curves.items():
+        ax.plot(values, marker="o", label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    return fig
 
 
 def learning_curves_figure(curves: np.ndarray, baselines: dict[str, float], title: str):

@@ -46,3 +46,8 @@ def poster_table(summaries: dict[str, dict]) -> str:
             floor = format_interval(metrics["kl_0"]) if "kl_0" in metrics else "—"
             rows.append([task, f"`{method}`", quantity, poster_value, format_interval(metrics[quantity]), floor])
     return markdown_rows(("task", "method", "quantity", "poster", "this artifact", "KL(0) here"), rows)
+
+
+def why_markdown() -> str:
+    """Markdown bullets: per task, why its numbers differ from the poster's (:data:`WHY`)."""
+    return "\n".join(f"- **{task}**: {text}" for task, text in WHY.items())

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ilola_lib.analysis.summary import format_interval, markdown_rows
+from ilola_lib.analysis.statistics import bootstrap_ci, lies_above, summarize_evaluations
+from ilola_lib.analysis.summary import format_interval, format_number, format_threshold, markdown_rows
+from ilola_lib.analysis.targets import IlolaTargets
 
 # The central method first, then its ablation, Stage A, and the mismatch baseline.
 METHOD_ORDER = ("ilola", "ilola_eta0", "ilogel", "ma_lfl")
 METHOD_LABELS = {"ilola": "I-LOLA Stage B", "ilola_eta0": "I-LOLA Stage B with η = 0", "ilogel": "I-LOGEL Stage A",
                  "ma_lfl": "MA-LfL, the mismatch baseline"}
-TARGET_METHOD = "ilola"
-TARGET_RATIO_1B_1A = 1.2
-TARGET_COSINE = 0.9
-TARGET_INDUCED_NORMALIZED = 0.8
+CENTRAL_METHOD = "ilola"
 
 
 def common_seeds(*per_seed_lists: list[dict]) -> list[int]:
@@ -47,52 +46,91 @@ def per_seed_methods(inverse_metrics: list[dict], induced_metrics: list[dict]) -
     return merged
 
 
-def target_checks(summary: dict, method: str = TARGET_METHOD, ratio_target: float = TARGET_RATIO_1B_1A,
-                  cosine_target: float = TARGET_COSINE, induced_target: float = TARGET_INDUCED_NORMALIZED,
-                  below: tuple[tuple[str, str], ...] = (("kl_0", "KL(0)"), ("kl_rand", "KL(rand)"))) -> list[dict]:
-    """An issue's I-LOLA targets for ``method``: ``{"target", "measured", "threshold", "met"}`` each
-    (T2 thresholds by default).
+def induced_normalisers(learner_metrics: list[dict], induced_metrics: list[dict], trivial: tuple[str, ...]) -> dict:
+    """``{"return_true", "return_floor"}`` over seeds: the induced-return normalisers of design §6.
 
-    KL(1b) ≤ r × KL(1a) compares the mean over seeds of ``KL(1b)/KL(1a)`` with ``ratio_target`` (not met
-    when the ratio does not apply); "below with disjoint CIs" compares the upper 95% CI bound of KL(1b)
-    with the lower bound of each KL in ``below``.
+    ``R_true`` (the learners' return, one per seed) gets the bootstrap CI over seeds. ``R_floor`` is, per seed,
+    the best trivial policy of ``trivial`` (``learner_metrics[s]["return_<name>"]``); it is summarised like that
+    policy's evaluation (:func:`~ilola_lib.analysis.statistics.summarize_evaluations`), so a floor evaluated
+    once — the same in every seed — carries the normal CI of its evaluation episodes, not a zero-width one.
+    """
+    common_seeds(learner_metrics, induced_metrics)
+    floors = []
+    for learners, induced in zip(learner_metrics, induced_metrics):
+        best = max(trivial, key=lambda name: learners[f"return_{name}"]["mean"])
+        floor = learners[f"return_{best}"]
+        if floor["mean"] != induced["return_floor"]:
+            raise ValueError(f"seed {induced['seed']}: R_floor {induced['return_floor']} is not the best trivial "
+                             f"return of the learners ({best}: {floor['mean']})")
+        floors.append(floor)
+    return {"return_true": bootstrap_ci([m["return_true"] for m in induced_metrics]),
+            "return_floor": summarize_evaluations(floors)}
+
+
+def target_checks(summary: dict, targets: IlolaTargets, method: str = CENTRAL_METHOD,
+                  below: tuple[tuple[str, str], ...] = (("kl_0", "KL(0)"), ("kl_rand", "KL(rand)"))) -> list[dict]:
+    """An issue's I-LOLA ``targets`` for ``method``: ``{"target", "measured", "threshold", "met"}`` each.
+
+    KL(1b) ≤ r × KL(1a) compares the mean over seeds of ``KL(1b)/KL(1a)`` with ``targets.ratio_1b_1a_max``
+    (not met when the ratio does not apply); "below with disjoint CIs" compares the upper 95% CI bound of KL(1b)
+    with the lower bound of each KL in ``below``. A value that cannot be measured (a metric that does not apply,
+    an interval missing with fewer than 2 seeds) is ``None`` and the target is not met.
     """
     metrics = summary["methods"][method]
-    ratio = metrics.get("kl_ratio_1b_1a", {"mean": float("nan")})["mean"]
-    kl_1b_high = metrics["kl_1b"]["ci95"][1]
-    checks = [(f"KL(1b) ≤ {ratio_target} × KL(1a): mean KL(1b)/KL(1a)", ratio, ratio_target, ratio <= ratio_target)]
+
+    def mean(key: str) -> float | None:
+        return metrics[key]["mean"] if key in metrics else None
+
+    def bound(key: str, side: int) -> float | None:
+        return metrics[key]["ci95"][side] if metrics[key].get("ci95") is not None else None
+
+    ratio, ratio_max = mean("kl_ratio_1b_1a"), targets.ratio_1b_1a_max
+    checks = [(f"KL(1b) ≤ {format_threshold(ratio_max)} × KL(1a): mean KL(1b)/KL(1a)", ratio, ratio_max,
+               ratio is not None and ratio <= ratio_max)]
     for key, name in below:
-        low = metrics[key]["ci95"][0]
+        disjoint = lies_above(metrics[key], metrics["kl_1b"])
         checks.append((f"KL(1b) below {name}, 95% CIs disjoint: upper CI of KL(1b) vs lower CI of {name}",
-                       kl_1b_high, low, kl_1b_high < low))
-    cosine = metrics["cosine"]["mean"]
-    checks.append((f"mean cosine(ω̂, ω*) ≥ {cosine_target}", cosine, cosine_target, cosine >= cosine_target))
-    induced = metrics.get("induced_normalized", {"mean": float("nan")})["mean"]
-    checks.append((f"normalised induced return ≥ {induced_target}", induced, induced_target,
-                   induced >= induced_target))
-    return [{"target": f"`{method}`: {text}", "measured": float(value), "threshold": float(threshold),
+                       bound("kl_1b", 1), bound(key, 0), bool(disjoint)))
+    cosine, cosine_min = mean("cosine"), targets.cosine_min
+    checks.append((f"mean cosine(ω̂, ω*) ≥ {format_threshold(cosine_min)}", cosine, cosine_min, cosine is not None and cosine >= cosine_min))
+    induced, induced_min = mean("induced_normalized"), targets.induced_normalized_min
+    checks.append((f"normalised induced return ≥ {format_threshold(induced_min)}", induced, induced_min,
+                   induced is not None and induced >= induced_min))
+    return [{"target": f"`{method}`: {text}", "measured": _float_or_none(value), "threshold": _float_or_none(threshold),
              "met": bool(met)} for text, value, threshold, met in checks]
 
 
+def _float_or_none(value) -> float | None:
+    return None if value is None else float(value)
+
+
 def checks_markdown(checks: list[dict]) -> str:
-    """A Markdown table of :func:`target_checks`, a missed target marked **missed**."""
+    """A Markdown table of :func:`target_checks`, a missed target marked **missed** ("—" and **not measured**
+    where the value could not be measured)."""
+    def verdict(check: dict) -> str:
+        if check["met"]:
+            return "hit"
+        return "**missed**" if check["measured"] is not None else "**not measured**"
+
     return markdown_rows(("target", "measured", "threshold", "met"), (
-        [c["target"], f"{c['measured']:.3g}", f"{c['threshold']:.3g}", "hit" if c["met"] else "**missed**"]
-        for c in checks))
+        [c["target"], format_number(c["measured"]), format_number(c["threshold"]), verdict(c)] for c in checks))
 
 
 def _interval_comparison(methods: dict, first: str, second: str) -> str:
     """One sentence: which of two methods has the lower KL(1b), or "indistinguishable" if their CIs overlap."""
-    (low_a, high_a), (low_b, high_b) = methods[first]["kl_1b"]["ci95"], methods[second]["kl_1b"]["ci95"]
-    if high_a < low_b or high_b < low_a:
-        better, worse = (first, second) if high_a < low_b else (second, first)
+    a, b = methods[first]["kl_1b"], methods[second]["kl_1b"]
+    if a.get("ci95") is None or b.get("ci95") is None:
+        return (f"`{first}` and `{second}` cannot be compared on the held-out updates: KL(1b) has no 95% CI "
+                "(fewer than 2 seeds).")
+    if lies_above(b, a) or lies_above(a, b):
+        better, worse = (first, second) if lies_above(b, a) else (second, first)
         return (f"`{better}` ({METHOD_LABELS.get(better, better)}) explains the held-out updates better than "
                 f"`{worse}`: its 95% CI of KL(1b) lies wholly below.")
     return (f"`{first}` and `{second}` are indistinguishable on the held-out updates: their 95% CIs of KL(1b) "
             "overlap.")
 
 
-def stage_comparison(summary: dict, central: str = TARGET_METHOD,
+def stage_comparison(summary: dict, central: str = CENTRAL_METHOD,
                      others: tuple[str, ...] = ("ilogel", "ilola_eta0")) -> str:
     """Markdown: KL(1b) with 95% CI of ``central`` and ``others`` (those present), then per other method a
     sentence saying which explains held-out updates better, decided only by whether the CIs overlap."""

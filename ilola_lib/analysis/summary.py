@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ilola_lib.core.metrics import bootstrap_ci
+import math
+
+from ilola_lib.analysis.statistics import bootstrap_ci
 
 KL_KEYS = ("kl_1a", "kl_1b", "kl_0", "kl_rand")
 # A KL below this is float64 round-off of an exact match: a ratio over it would only divide noise.
@@ -25,7 +27,8 @@ def derived_metrics(method: dict) -> dict:
 
 
 def aggregate_methods(seed_metrics: list[dict]) -> dict:
-    """Mean and 95% bootstrap CI over seeds of every scalar metric that every seed reports."""
+    """Mean and 95% bootstrap CI over seeds of every scalar metric that every seed reports
+    (:func:`~ilola_lib.analysis.statistics.bootstrap_ci`: no interval with a single seed)."""
     methods = {}
     for key in seed_metrics[0]["methods"]:
         per_seed = []
@@ -37,10 +40,30 @@ def aggregate_methods(seed_metrics: list[dict]) -> dict:
     return methods
 
 
+NO_INTERVAL = "—"
+
+
 def format_interval(summary: dict, digits: int = 3) -> str:
-    """``mean [low, high]`` in compact scientific notation."""
+    """``mean [low, high]`` in compact scientific notation; ``mean [—]`` when there is no interval
+    (``"ci95": None``: fewer than 2 seeds, or a spread that was not recorded)."""
+    if summary.get("ci95") is None:
+        return f"{summary['mean']:.{digits}g} [{NO_INTERVAL}]"
     low, high = summary["ci95"]
     return f"{summary['mean']:.{digits}g} [{low:.{digits}g}, {high:.{digits}g}]"
+
+
+def format_number(value: float | None, spec: str = ".3g") -> str:
+    """``value`` formatted with ``spec``; "—" for ``None`` or a non-finite value (never ``nan`` in a table)."""
+    if value is None or not math.isfinite(value):
+        return NO_INTERVAL
+    return format(value, spec)
+
+
+def format_threshold(value: float) -> str:
+    """A target threshold as written in the issues: ``0.9``, ``1.5``, ``1e-8`` (``g`` format, exponent unpadded)."""
+    text = f"{value:g}"
+    mantissa, _, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
 
 
 def markdown_rows(header, rows) -> str:

@@ -1,9 +1,9 @@
-"""Metrics (design §6): KL divergences, recovery scores, bootstrap confidence intervals."""
+"""Metrics (design §6): KL divergences and recovery scores. (Statistics over seeds and episodes — means,
+standard errors, confidence intervals — are :mod:`ilola_lib.analysis.statistics`.)"""
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.stats
 import torch
 from torch.distributions import Normal, kl_divergence
 
@@ -43,21 +43,3 @@ def pearson_distance(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float
     rho = (weights @ (xc * yc)) / np.sqrt((weights @ xc**2) * (weights @ yc**2))
     return float(np.sqrt(max(0.0, (1.0 - rho) / 2.0)))
 
-
-def bootstrap_ci(values, confidence: float = 0.95, seed: int = 0) -> dict:
-    """Mean and percentile-bootstrap CI of ``values`` (over seeds) as ``{"mean", "ci95"}``.
-
-    ``scipy.stats.bootstrap`` returns ``nan`` when every value is equal; that is a zero-width interval.
-    With a single value the interval is that value.
-    """
-    values = np.asarray(values, dtype=float)
-    assert np.all(np.isfinite(values)), f"non-finite values cannot be summarised: {values}"
-    mean = float(values.mean())
-    if len(values) < 2 or np.all(values == values[0]):
-        return {"mean": mean, "ci95": [mean, mean]}
-    result = scipy.stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=2000,
-                                   method="percentile", random_state=np.random.default_rng(seed))
-    low, high = result.confidence_interval
-    if not (np.isfinite(low) and np.isfinite(high)):
-        low = high = mean
-    return {"mean": mean, "ci95": [float(low), float(high)]}

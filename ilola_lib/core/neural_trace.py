@@ -217,8 +217,3 @@ def load_neural_trace(path: str | os.PathLike) -> NeuralTrace:
     except json.JSONDecodeError as err:
         raise ValueError(f"trace file {path} has unreadable metadata: {err}") from err
     return NeuralTrace(**{name: arrays[name] for name in TRACE_ARRAYS}, metadata=metadata, **optional)
-
-
-def file_size_mb(path: str | os.PathLike) -> float:
-    """Size of the file at ``path`` in MB (10^6 bytes)."""
-    return os.path.getsize(path) / 1e6

@@ -40,25 +40,27 @@ ADVANTAGE_EPS = 1e-8
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PPOHyperparameters:
     """The settings of the PPO update (:func:`agent_batches`, :func:`update_learners`), common to every task's
-    configuration; the learners' seed, sizes and reward weights complete it per task."""
+    configuration; each task adds its sizes. Values come from ``params.yaml`` (validated there, no defaults
+    here) through :meth:`from_params`; ``reward_weights`` ``None`` means the task's true ``ω*``."""
 
-    learning_rate: float = 1e-3
-    critic_learning_rate: float = 1e-3
-    update_epochs: int = 4
-    num_minibatches: int = 4
-    clip_coef: float = 0.2
-    gamma: float = 0.95
-    gae_lambda: float = 0.95
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    normalize_advantages: bool = True
-    hidden_size: int = 64
+    num_updates: int
+    learning_rate: float
+    critic_learning_rate: float
+    update_epochs: int
+    num_minibatches: int
+    clip_coef: float
+    gamma: float
+    gae_lambda: float
+    ent_coef: float
+    vf_coef: float
+    max_grad_norm: float
+    normalize_advantages: bool
+    hidden_size: int
+    num_agents: int  # a task constant, not a params.yaml key
     seed: int = 0
-    num_agents: int = 2
     reward_weights: tuple | None = None
 
     @classmethod

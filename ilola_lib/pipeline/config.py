@@ -18,7 +18,7 @@ types); every pipeline stage calls it through :mod:`ilola_lib.pipeline.notebook_
 import re
 from pathlib import Path
 from collections.abc import Hashable
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -159,7 +159,9 @@ class T1Matched(_Section):
     lola_eta: _number("LOLA look-ahead step size", gt=0)
 
 
-class T1Inverse(_Section):
+class InverseFit(_Section):
+    """The fitting settings every task's Stage A/B and baselines share."""
+
     logel_restarts: LogelRestarts
     cma_generations: CmaGenerations
     cma_popsize: CmaPopsize
@@ -180,7 +182,7 @@ class T1(_Section):
     ma_spi: T1MaSpi
     sampling: T1Sampling
     matched: T1Matched
-    inverse: T1Inverse
+    inverse: InverseFit
 
     @model_validator(mode="after")
     def _phases_hold_out_a_pair(self) -> Self:
@@ -195,12 +197,10 @@ class T1(_Section):
 # --------------------------------------------------------------------------------------------
 
 
-class T2PPO(_Section):
-    """Every field of :class:`ilola_lib.tasks.t2.ppo.PPOConfig` but the seed, ``local_ratio`` (``t2``),
-    ``num_agents`` (a task constant) and ``reward_weights`` (set by the induced-return code)."""
+class PPOSection(_Section):
+    """Every field of :class:`ilola_lib.core.ppo.PPOHyperparameters` but the seed, ``num_agents`` (a task
+    constant) and ``reward_weights`` (set by the induced-return code); each task adds its own."""
 
-    num_envs: _integer("parallel envs, one episode each per update", 1, 4096)
-    num_steps: _integer("steps per env per update, a multiple of max_cycles", 1, 10_000)
     num_updates: NumUpdates
     learning_rate: LearningRate
     critic_learning_rate: LearningRate
@@ -215,6 +215,14 @@ class T2PPO(_Section):
     normalize_advantages: Annotated[bool, Field(strict=True, description="normalise advantages per minibatch",
                                                 json_schema_extra={"expected": "true or false"})]
     hidden_size: HiddenSize
+
+
+class T2PPO(PPOSection):
+    """Every field of :class:`ilola_lib.tasks.t2.ppo.PPOConfig` but the seed, ``local_ratio`` (``t2``),
+    ``num_agents`` and ``reward_weights``."""
+
+    num_envs: _integer("parallel envs, one episode each per update", 1, 4096)
+    num_steps: _integer("steps per env per update, a multiple of max_cycles", 1, 10_000)
     max_cycles: _integer("simple_spread episode length", 1, 10_000)
     normalizer_envs: _integer("envs of the frozen normaliser's random rollouts", 1, 4096)
     normalizer_steps: _integer("steps of the frozen normaliser's random rollouts", 1, 100_000)
@@ -241,32 +249,38 @@ class T2MaLfl(_Section):
     rollouts: _integer("Monte-Carlo rollouts per (state, agent, own action) for the soft Q-values", 1, 1000)
 
 
-class T2Inverse(_Section):
+class TraceInverse(InverseFit):
+    """The inversion of a recorded neural trace: which pairs and states are analysed, and the fits."""
+
     held_out_every: HeldOutEvery
     states_per_pair: StatesPerPair
     fit_pair_stride: FitPairStride
-    logel_restarts: LogelRestarts
-    cma_generations: CmaGenerations
-    cma_popsize: CmaPopsize
-    cma_sigma: CmaSigma
-    eta_init: EtaInit
-    random_draws: RandomDraws
-    lbfgs_iterations: LbfgsIterations
+
+
+class T2Inverse(TraceInverse):
     ma_lfl: T2MaLfl
 
 
-class T2(_Section):
+class NeuralTask(_Section):
+    """A task whose PPO learners' traces are inverted: seeds, evaluation, workers, PPO and inversion."""
+
     seeds: Seeds
-    local_ratio: _number("simple_spread's mix of the global coverage term and own collisions", ge=0, le=1)
     eval_episodes: EvalEpisodes
-    ppo: T2PPO
     workers: Workers
-    inverse: T2Inverse
+    ppo: PPOSection
+    inverse: TraceInverse
 
     @model_validator(mode="after")
     def _pairs_fit_and_held_out(self) -> Self:
-        _check_held_out("t2", self.ppo.num_updates, self.inverse.held_out_every)
+        _check_held_out(self.task_key, self.ppo.num_updates, self.inverse.held_out_every)
         return self
+
+
+class T2(NeuralTask):
+    task_key: ClassVar[str] = "t2"
+    local_ratio: _number("simple_spread's mix of the global coverage term and own collisions", ge=0, le=1)
+    ppo: T2PPO
+    inverse: T2Inverse
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,26 +288,12 @@ class T2(_Section):
 # --------------------------------------------------------------------------------------------
 
 
-class T3PPO(_Section):
+class T3PPO(PPOSection):
     """Every field of :class:`ilola_lib.tasks.t3.ppo.MultiWalkerPPOConfig` but the seed, ``num_agents`` (a
     task constant) and ``reward_weights`` (set by the induced-return code)."""
 
     max_cycles: _integer("MultiWalker episode length limit", 10, 10_000)
     episodes_per_update: _integer("complete episodes per update (one live env each)", 1, 1024)
-    num_updates: NumUpdates
-    learning_rate: LearningRate
-    critic_learning_rate: LearningRate
-    update_epochs: UpdateEpochs
-    num_minibatches: NumMinibatches
-    clip_coef: ClipCoef
-    ent_coef: EntCoef
-    vf_coef: VfCoef
-    max_grad_norm: MaxGradNorm
-    gamma: Discount
-    gae_lambda: GaeLambda
-    normalize_advantages: Annotated[bool, Field(strict=True, description="normalise advantages per minibatch",
-                                                json_schema_extra={"expected": "true or false"})]
-    hidden_size: HiddenSize
     init_log_std: _number("initial log-σ of every Gaussian actor", ge=-5, le=2)
     normalizer_episodes: _integer("random episodes of the frozen normaliser", 1, 10_000)
 
@@ -303,31 +303,14 @@ class T3PPO(_Section):
         return self
 
 
-class T3Inverse(_Section):
-    held_out_every: HeldOutEvery
-    states_per_pair: StatesPerPair
-    fit_pair_stride: FitPairStride
-    logel_restarts: LogelRestarts
-    cma_generations: CmaGenerations
-    cma_popsize: CmaPopsize
-    cma_sigma: CmaSigma
-    eta_init: EtaInit
-    random_draws: RandomDraws
-    lbfgs_iterations: LbfgsIterations
+class T3Inverse(TraceInverse):
     mc_samples: _integer("Monte-Carlo KL: actions sampled per observation", 2, 100_000)
 
 
-class T3(_Section):
-    seeds: Seeds
-    eval_episodes: EvalEpisodes
-    workers: Workers
+class T3(NeuralTask):
+    task_key: ClassVar[str] = "t3"
     ppo: T3PPO
     inverse: T3Inverse
-
-    @model_validator(mode="after")
-    def _pairs_fit_and_held_out(self) -> Self:
-        _check_held_out("t3", self.ppo.num_updates, self.inverse.held_out_every)
-        return self
 
 
 class ParamsFile(_Section):

@@ -13,13 +13,17 @@ from ilola_lib.core.policies import (GaussianActor, flatten_params, gaussian_log
                                          load_flat_params_)
 from ilola_lib.core.ppo import agent_batches, compute_gae
 from ilola_lib.core.neural_trace import load_neural_trace, save_neural_trace
+from pathlib import Path
+from ilola_lib.pipeline.config import load_params
+
+PAPER_T3 = load_params(Path(__file__).resolve().parents[2] / "params.yaml")["t3"]
 
 pytestmark = pytest.mark.filterwarnings("ignore:The old environment creation API:DeprecationWarning")
 
 
 def tiny_config(**overrides) -> MultiWalkerPPOConfig:
-    settings = dict(max_cycles=30, episodes_per_update=3, num_updates=2, update_epochs=2, num_minibatches=2,
-                    hidden_size=8, normalizer_episodes=2, seed=5)
+    settings = dict(PAPER_T3["ppo"], max_cycles=30, episodes_per_update=3, num_updates=2, update_epochs=2,
+                    num_minibatches=2, hidden_size=8, normalizer_episodes=2, seed=5)
     settings.update(overrides)
     return MultiWalkerPPOConfig(**settings)
 

@@ -19,14 +19,19 @@ from ilola_lib.core.policies import (
 from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
 from ilola_lib.core.ppo import compute_gae
 from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
+from pathlib import Path
+from ilola_lib.pipeline.config import load_params
+
+PAPER_T2 = load_params(Path(__file__).resolve().parents[2] / "params.yaml")["t2"]
 
 OBS_DIM = observation_dim()
 
 
 def tiny_config(**overrides) -> PPOConfig:
     """A budget that trains in well under a second."""
-    settings = dict(num_envs=4, num_steps=25, num_updates=3, update_epochs=2, num_minibatches=2,
-                    hidden_size=16, normalizer_envs=4, normalizer_steps=25, seed=3)
+    settings = dict(PAPER_T2["ppo"], num_envs=4, num_steps=25, num_updates=3, update_epochs=2, num_minibatches=2,
+                    hidden_size=16, normalizer_envs=4, normalizer_steps=25, local_ratio=PAPER_T2["local_ratio"],
+                    seed=3)
     settings.update(overrides)
     return PPOConfig(**settings)
 
@@ -162,7 +167,7 @@ def test_training_rewards_use_the_configured_weights():
 
 
 def test_default_weights_are_the_true_weights():
-    config = PPOConfig(local_ratio=0.3)
+    config = tiny_config(local_ratio=0.3)
     np.testing.assert_array_equal(np.asarray(config.reward_weights), np.tile(true_weights(0.3), (3, 1)))
 
 

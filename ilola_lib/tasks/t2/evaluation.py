@@ -18,6 +18,7 @@ from ilola_lib.core.policies import CategoricalActor
 from ilola_lib.tasks.t2.ppo import PPOConfig, sample_actions
 from ilola_lib.core.parallel import single_threaded_torch
 from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
+from ilola_lib.analysis.statistics import standard_error
 
 
 ActionChooser = Callable[[np.ndarray], np.ndarray]
@@ -25,7 +26,7 @@ ActionChooser = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class EvaluationResult:
-    """Mean per-agent episode return with its standard error over ``episode_returns [episodes]``."""
+    """Mean per-agent episode return with its standard error (``ddof=1``) over ``episode_returns [episodes]``."""
 
     mean: float
     standard_error: float
@@ -82,8 +83,7 @@ def evaluate_on_mpe2(choose_actions: ActionChooser, num_episodes: int, first_epi
             totals += [rewards[name] for name in agent_names]
         episode_returns[episode] = totals.mean()
     env.close()
-    standard_error = episode_returns.std(ddof=1) / np.sqrt(num_episodes)
-    return EvaluationResult(float(episode_returns.mean()), float(standard_error), episode_returns)
+    return EvaluationResult(float(episode_returns.mean()), standard_error(episode_returns), episode_returns)
 
 
 def chooser_seeds(config: PPOConfig, first_episode_seed: int) -> tuple[int, int]:

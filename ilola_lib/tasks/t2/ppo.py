@@ -26,7 +26,7 @@ from ilola_lib.tasks.t2.simple_spread import FEATURE_NAMES, NUM_ACTIONS, NUM_AGE
 ENV_NAME = "mpe2 simple_spread_v3"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PPOConfig(PPOHyperparameters):
     """Budget and hyper-parameters of one independent-PPO run on simple_spread.
 
@@ -36,14 +36,13 @@ class PPOConfig(PPOHyperparameters):
     left as ``None`` they become the true ``ω*`` of ``local_ratio`` for every agent.
     """
 
+    num_envs: int
+    num_steps: int
+    local_ratio: float
+    max_cycles: int
+    normalizer_envs: int
+    normalizer_steps: int
     num_agents: int = NUM_AGENTS
-    num_envs: int = 64
-    num_steps: int = 25
-    num_updates: int = 200
-    local_ratio: float = 0.5
-    max_cycles: int = 25
-    normalizer_envs: int = 64
-    normalizer_steps: int = 100
 
     def __post_init__(self) -> None:
         self._freeze_weights(true_weights(self.local_ratio))

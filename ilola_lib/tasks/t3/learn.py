@@ -16,14 +16,15 @@ from ilola_lib.core.io import write_json
 from ilola_lib.core.ppo_training import PPORun
 from ilola_lib.tasks.t3.ppo import (MultiWalkerPPOConfig, actor_policy,
                                                 train_multiwalker_ppo)
-from ilola_lib.core.metrics import bootstrap_ci
 from ilola_lib.core.neural_trace import save_neural_trace
 from ilola_lib.core.parallel import run_jobs
+from ilola_lib.analysis.statistics import (lies_above, normal_ci, standard_error_from_population_std,
+                                          summarize_evaluations)
 from ilola_lib.analysis.summary import markdown_rows
 from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
 
-Z_95 = 1.959964
 BASELINES = ("random", "stand_still")
+BASELINE_LABELS = {"random": "uniform random", "stand_still": "stand still (zero torques)"}
 
 
 def ppo_config(config: dict, seed: int) -> MultiWalkerPPOConfig:
@@ -32,9 +33,12 @@ def ppo_config(config: dict, seed: int) -> MultiWalkerPPOConfig:
 
 
 def summarize_evaluation(result: PolicyBaseline) -> dict:
-    """Mean per-walker return with its standard error over episodes, package distance and episode length."""
+    """Mean per-walker return with its standard error (``ddof=1``) over episodes, package distance and episode
+    length."""
+    # PolicyBaseline records numpy's default (ddof=0) standard deviation of the per-episode returns; rescaled by
+    # sqrt(n/(n−1)) it is the sample (ddof=1) one, so this is the ddof=1 standard error up to round-off.
     return {"mean": result.mean_walker_return,
-            "standard_error": float(result.std_walker_return / np.sqrt(result.n_episodes)),
+            "standard_error": standard_error_from_population_std(result.std_walker_return, result.n_episodes),
             "package_distance": result.mean_package_distance,
             "episode_length": result.mean_episode_length}
 
@@ -53,8 +57,9 @@ def evaluate_baselines(ppo: MultiWalkerPPOConfig, episodes: int) -> dict:
 
 
 def confidence_interval(result: dict) -> tuple[float, float]:
-    """Normal 95% interval of a mean return over evaluation episodes."""
-    return result["mean"] - Z_95 * result["standard_error"], result["mean"] + Z_95 * result["standard_error"]
+    """Normal 95% interval of a mean return over evaluation episodes (from its standard error)."""
+    low, high = normal_ci(result["mean"], result["standard_error"])
+    return low, high
 
 
 def learn_seed(config: dict, seed: int, trace_path: str | Path, baselines: dict) -> tuple[dict, dict]:
@@ -110,15 +115,42 @@ def learn_seeds(config: dict, trace_dir: str | Path, metrics_dir: str | Path) ->
 
 
 def summarize_learners(seed_metrics: list[dict], profile: str) -> dict:
-    """Mean and 95% bootstrap CI over seeds of the returns and package distances, and the target checks."""
+    """Returns and package distances over seeds, and the stand-still checks.
+
+    Each is summarised by :func:`~ilola_lib.analysis.statistics.summarize_evaluations`: the trained walkers'
+    with the 95% bootstrap CI over seeds; the baselines, evaluated once (:func:`learn_seeds`) and so the same in
+    every seed, with the normal 95% CI of their evaluation episodes (``"ci_source": "evaluation episodes"``).
+    The baselines' package distances carry no interval: their per-episode spread is not recorded.
+    ``ci_disjoint_across_seeds`` (trained walkers' interval wholly above stand-still's) is left out when an
+    interval is missing (a single seed).
+    """
     keys = ("return_trained",) + tuple(f"return_{name}" for name in BASELINES)
-    learners = {key: bootstrap_ci([m[key]["mean"] for m in seed_metrics]) for key in keys}
-    distances = {key: bootstrap_ci([m[key]["package_distance"] for m in seed_metrics]) for key in keys}
-    return {"task": "t3", "profile": profile, "seeds": [m["seed"] for m in seed_metrics], "learners": learners,
-            "package_distance": distances,
-            "beats_stand_still_every_seed": bool(all(m["beats_stand_still"] for m in seed_metrics)),
-            "ci_disjoint_across_seeds": bool(learners["return_trained"]["ci95"][0]
-                                             > learners["return_stand_still"]["ci95"][1])}
+    learners = {key: summarize_evaluations([m[key] for m in seed_metrics]) for key in keys}
+    distances = {key: summarize_evaluations([{"mean": m[key]["package_distance"]} for m in seed_metrics])
+                 for key in keys}
+    summary = {"task": "t3", "profile": profile, "seeds": [m["seed"] for m in seed_metrics], "learners": learners,
+               "package_distance": distances,
+               "beats_stand_still_every_seed": bool(all(m["beats_stand_still"] for m in seed_metrics))}
+    disjoint = lies_above(learners["return_trained"], learners["return_stand_still"])
+    if disjoint is not None:
+        summary["ci_disjoint_across_seeds"] = disjoint
+    return summary
+
+
+def learning_curves(seed_metrics: list[dict]) -> np.ndarray:
+    """``[seeds, K+1]`` mean per-walker return of each ``D_k``."""
+    return np.array([m["learning_curve"] for m in seed_metrics])
+
+
+def package_distance_curves(seed_metrics: list[dict]) -> np.ndarray:
+    """``[seeds, K+1]`` mean package forward distance (m) of each ``D_k``."""
+    return np.array([m["package_distance_curve"] for m in seed_metrics])
+
+
+def learner_baselines(summary: dict, quantity: str = "learners") -> dict[str, float]:
+    """Label → the baselines' mean return (``quantity="learners"``) or package distance
+    (``"package_distance"``), the horizontal lines of the learning-curve figures."""
+    return {BASELINE_LABELS[name]: summary[quantity][f"return_{name}"]["mean"] for name in BASELINES}
 
 
 def learner_table(seed_metrics: list[dict]) -> str:
@@ -129,3 +161,10 @@ def learner_table(seed_metrics: list[dict]) -> str:
     return markdown_rows(("seed", "trained", "uniform random", "stand still", "above stand-still?"), (
         [str(m["seed"]), cell(m["return_trained"]), cell(m["return_random"]), cell(m["return_stand_still"]),
          "yes" if m["beats_stand_still"] else "**no**"] for m in seed_metrics))
+
+
+def timing_table(timings) -> str:
+    """Markdown: per seed, env-steps, wall-clock seconds and env-steps per second of the training."""
+    return markdown_rows(("seed", "env-steps", "seconds", "env-steps/s"), (
+        [str(t["seed"]), str(t["env_steps"]), f"{t['seconds']:.0f}", f"{t['env_steps_per_second']:.0f}"]
+        for t in timings))

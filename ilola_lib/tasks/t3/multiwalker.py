@@ -1,7 +1,7 @@
 """MultiWalker (PettingZoo SISL, real Box2D) with exact per-walker linear reward features.
 
 :class:`MultiWalkerFeatureEnv` wraps ``multiwalker_v9.parallel_env`` (obtained through
-:func:`ilola_lib.envs.pettingzoo_envs.make_multiwalker`) and, at every step, also returns for
+:func:`ilola_lib.tasks.t3.pettingzoo_env.make_multiwalker`) and, at every step, also returns for
 each walker ``i`` that acted a feature vector ``φ_i`` (numpy ``[N_FEATURES]``) such that
 ``true_weights · φ_i`` equals the reward the environment gave walker ``i`` (to float rounding).
 

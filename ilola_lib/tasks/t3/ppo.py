@@ -38,7 +38,7 @@ from ilola_lib.tasks.t3.multiwalker import ACTION_DIM, FEATURE_NAMES, MultiWalke
 ENV_NAME = "pettingzoo.sisl multiwalker_v9"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MultiWalkerPPOConfig(PPOHyperparameters):
     """Budget and hyper-parameters of one independent Gaussian-PPO run on MultiWalker.
 
@@ -47,17 +47,11 @@ class MultiWalkerPPOConfig(PPOHyperparameters):
     ``reward_weights [N][q]``: the training reward ``w_i · φ_i``; ``None`` means the true ``ω*``.
     """
 
-    num_agents: int = 3
-    learning_rate: float = 3e-4
-    update_epochs: int = 10
-    num_minibatches: int = 8
-    gamma: float = 0.99
-    ent_coef: float = 0.0
-    episodes_per_update: int = 12
-    num_updates: int = 100
-    max_cycles: int = 150
-    init_log_std: float = -1.0
-    normalizer_episodes: int = 8
+    episodes_per_update: int
+    max_cycles: int
+    init_log_std: float
+    normalizer_episodes: int
+    num_agents: int = 3  # multiwalker_v9's n_walkers
 
     def __post_init__(self) -> None:
         self._freeze_weights(true_weights(self.env_kwargs))
