@@ -89,7 +89,7 @@ def test_summarize_refuses_inputs_of_different_seeds():
 @pytest.mark.parametrize("values, met", [(GOOD, True), (BAD, False)], ids=["all-hit", "all-missed"])
 def test_target_checks_flag_each_target(values, met):
     summary = t2_report.summarize(*synthetic_seeds(ilola=values), "smoke")
-    checks = reports.target_checks(summary)
+    checks = t2_report.target_checks(summary)
     assert len(checks) == 5
     assert [c["met"] for c in checks] == [met] * 5
     assert checks[0]["measured"] == pytest.approx(summary["methods"]["ilola"]["kl_ratio_1b_1a"]["mean"])

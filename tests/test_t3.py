@@ -2,9 +2,11 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
+from ilola_lib.pipeline.config import load_params
 from ilola_lib.tasks.t3 import invert as t3_inverse, learn as t3, report as t3_report
 from ilola_lib.analysis.induced import normalised_induced
 from ilola_lib.core.neural_trace import load_neural_trace
@@ -12,10 +14,10 @@ from ilola_lib.analysis.summary import KL_KEYS
 
 pytestmark = pytest.mark.filterwarnings("ignore:The old environment creation API:DeprecationWarning")
 
+PAPER_T3 = load_params(Path(__file__).resolve().parents[1] / "params.yaml")["t3"]
 CONFIG = {"seeds": [0], "eval_episodes": 20, "workers": 1,
-          "ppo": dict(max_cycles=40, episodes_per_update=4, num_updates=6, learning_rate=3e-4,
-                      critic_learning_rate=1e-3, update_epochs=2, num_minibatches=2, ent_coef=0.0, gamma=0.99,
-                      hidden_size=8, init_log_std=-0.5),
+          "ppo": dict(PAPER_T3["ppo"], max_cycles=40, episodes_per_update=4, num_updates=6, update_epochs=2,
+                      num_minibatches=2, hidden_size=8, init_log_std=-0.5, normalizer_episodes=2),
           "inverse": dict(held_out_every=2, states_per_pair=8, fit_pair_stride=1, logel_restarts=1,
                           cma_generations=3, cma_popsize=6, cma_sigma=0.3, eta_init=1.0, random_draws=2,
                           lbfgs_iterations=10, mc_samples=64)}

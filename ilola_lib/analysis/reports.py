@@ -92,7 +92,8 @@ def target_checks(summary: dict, targets: IlolaTargets, method: str = CENTRAL_ME
         checks.append((f"KL(1b) below {name}, 95% CIs disjoint: upper CI of KL(1b) vs lower CI of {name}",
                        bound("kl_1b", 1), bound(key, 0), bool(disjoint)))
     cosine, cosine_min = mean("cosine"), targets.cosine_min
-    checks.append((f"mean cosine(ω̂, ω*) ≥ {format_threshold(cosine_min)}", cosine, cosine_min, cosine is not None and cosine >= cosine_min))
+    checks.append((f"mean cosine(ω̂, ω*) ≥ {format_threshold(cosine_min)}", cosine, cosine_min,
+                   cosine is not None and cosine >= cosine_min))
     induced, induced_min = mean("induced_normalized"), targets.induced_normalized_min
     checks.append((f"normalised induced return ≥ {format_threshold(induced_min)}", induced, induced_min,
                    induced is not None and induced >= induced_min))

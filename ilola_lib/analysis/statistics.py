@@ -12,8 +12,9 @@ Rules:
 * standard errors use the sample standard deviation (``ddof=1``) everywhere;
 * with fewer than 2 values there is **no** interval: ``"ci95": None`` in JSON, "—" in tables and no error bar in
   figures. A zero-width interval never stands in for a spread that was not measured;
-* with 2 or more values that are all equal, ``scipy.stats.bootstrap`` returns ``nan``; that interval is
-  genuinely zero-width (every resample has the same mean) and is stored as ``[mean, mean]``.
+* with 2 or more values that are all equal, the interval is genuinely zero-width (every resample has the same
+  mean) and is stored as ``[mean, mean]`` (``scipy.stats.bootstrap`` can return ``nan`` there; it is never
+  passed on).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def bootstrap_ci(values, confidence: float = CONFIDENCE, seed: int = BOOTSTRAP_S
 
     ``scipy.stats.bootstrap`` of the mean, percentile method, :data:`BOOTSTRAP_RESAMPLES` resamples, random
     state ``numpy.random.default_rng(seed)``. With fewer than 2 values there is no interval (``"ci95": None``).
-    With 2 or more equal values scipy returns ``nan``: the interval is genuinely zero-width, ``[mean, mean]``.
+    With 2 or more equal values the interval is genuinely zero-width, ``[mean, mean]`` (never scipy's ``nan``).
     """
     values = _finite(values)
     center = mean(values)

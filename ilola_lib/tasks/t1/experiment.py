@@ -250,23 +250,25 @@ def target_checks(summary: dict) -> list[dict]:
     targets = load_targets().t1
     m = summary["methods"]
     mean = lambda key, name: m[key][name]["mean"]  # noqa: E731
+
+    def at_most(text: str, value: float | None, threshold: float) -> tuple:
+        return f"{text} ≤ {format_threshold(threshold)}", value, value is not None and value <= threshold
+
+    def at_least(text: str, value: float | None, threshold: float) -> tuple:
+        return f"{text} ≥ {format_threshold(threshold)}", value, value is not None and value >= threshold
+
     kl_max = max(mean("ma_lfl", "kl_1a"), mean("ma_lfl", "kl_1b"))
     ratio = m["ma_lfl"].get("kl_ratio_1b_1a", {"mean": None})["mean"]
     checks = [
-        (f"MA-LfL exact: KL(1a) ≤ {format_threshold(targets.ma_lfl_exact_kl_1a_max)}", mean("ma_lfl_exact", "kl_1a"),
-         mean("ma_lfl_exact", "kl_1a") <= targets.ma_lfl_exact_kl_1a_max),
-        (f"MA-LfL exact: KL(1b) ≤ {format_threshold(targets.ma_lfl_exact_kl_1b_max)}", mean("ma_lfl_exact", "kl_1b"),
-         mean("ma_lfl_exact", "kl_1b") <= targets.ma_lfl_exact_kl_1b_max),
-        (f"MA-LfL exact: cosine ≥ {format_threshold(targets.ma_lfl_exact_cosine_min)}", mean("ma_lfl_exact", "cosine"),
-         mean("ma_lfl_exact", "cosine") >= targets.ma_lfl_exact_cosine_min),
-        (f"MA-LfL sampled: KL(1b)/KL(1a) ≤ {format_threshold(targets.ma_lfl_sampled_ratio_1b_1a_max)}", ratio,
-         ratio is not None and ratio <= targets.ma_lfl_sampled_ratio_1b_1a_max),
+        at_most("MA-LfL exact: KL(1a)", mean("ma_lfl_exact", "kl_1a"), targets.ma_lfl_exact_kl_1a_max),
+        at_most("MA-LfL exact: KL(1b)", mean("ma_lfl_exact", "kl_1b"), targets.ma_lfl_exact_kl_1b_max),
+        at_least("MA-LfL exact: cosine", mean("ma_lfl_exact", "cosine"), targets.ma_lfl_exact_cosine_min),
+        at_most("MA-LfL sampled: KL(1b)/KL(1a)", ratio, targets.ma_lfl_sampled_ratio_1b_1a_max),
         ("MA-LfL sampled: KL(1a), KL(1b) < KL(0)", kl_max, kl_max < mean("ma_lfl", "kl_0")),
         ("MA-LfL sampled: KL(1a), KL(1b) < KL(rand)", kl_max, kl_max < mean("ma_lfl", "kl_rand")),
-        (f"Stage A on naive PG learners: cosine ≥ {format_threshold(targets.matched_cosine_min)}", mean("ilogel_matched_pg", "cosine"),
-         mean("ilogel_matched_pg", "cosine") >= targets.matched_cosine_min),
-        (f"Stage B on LOLA learners: cosine ≥ {format_threshold(targets.matched_cosine_min)}", mean("ilola_matched_lola", "cosine"),
-         mean("ilola_matched_lola", "cosine") >= targets.matched_cosine_min),
+        at_least("Stage A on naive PG learners: cosine", mean("ilogel_matched_pg", "cosine"),
+                 targets.matched_cosine_min),
+        at_least("Stage B on LOLA learners: cosine", mean("ilola_matched_lola", "cosine"), targets.matched_cosine_min),
         ("LOLA learners: Stage B KL(1b) < Stage A KL(1b)", mean("ilola_matched_lola", "kl_1b"),
          mean("ilola_matched_lola", "kl_1b") < mean("ilogel_matched_lola", "kl_1b")),
     ]

@@ -87,12 +87,13 @@ def return_baselines(summary: dict) -> dict[str, float]:
 
 def learners_table(summary: dict) -> str:
     """Markdown: per policy (trained walkers, then the baselines), the return per walker and the package
-    distance, each as mean [95% CI] ("—" where there is none), and what the return's interval is over."""
+    distance, each as mean [95% CI] ("—" where there is none), and what the return's interval is over
+    (seeds, or a baseline's evaluation episodes)."""
     learners, distance = summary["learners"], summary["package_distance"]
     rows = [("trained walkers", "return_trained")] + [(BASELINE_LABELS[name], f"return_{name}") for name in BASELINES]
     return markdown_rows(("policy", "return per walker [95% CI]", "CI over", "package distance (m) [95% CI]"), (
-        [label, format_interval(learners[key]), ci_source(learners[key]), format_interval(distance[key])]
-        for label, key in rows))
+        [label, format_interval(learners[key]), ci_source(learners[key]) if learners[key]["ci95"] is not None else "—",
+         format_interval(distance[key])] for label, key in rows))
 
 
 def induced_per_seed_table(induced_metrics: list[dict]) -> str:

@@ -1,0 +1,45 @@
+"""The tables the notebooks used to build inline, now library functions reading the targets file."""
+
+from ilola_lib.analysis.targets import load_targets
+from ilola_lib.tasks.t1 import experiment as t1
+from ilola_lib.tasks.t2 import learn as t2_learn
+from ilola_lib.tasks.t3 import learn as t3_learn
+
+
+def _interval(mean):
+    return {"mean": mean, "ci95": [mean, mean]}
+
+
+def test_t1_target_checks_state_the_thresholds_of_the_targets_file():
+    methods = {"ma_lfl_exact": {"kl_1a": _interval(1e-17), "kl_1b": _interval(1e-16), "cosine": _interval(1.0)},
+               "ma_lfl": {"kl_1a": _interval(0.004), "kl_1b": _interval(0.0041), "kl_0": _interval(0.01),
+                          "kl_rand": _interval(0.2), "kl_ratio_1b_1a": _interval(1.01)},
+               "ilogel_matched_pg": {"cosine": _interval(0.995)}, "ilogel_matched_lola": {"kl_1b": _interval(3e-5)},
+               "ilola_matched_lola": {"cosine": _interval(0.98), "kl_1b": _interval(1e-13)}}
+    checks = t1.target_checks({"methods": methods})
+    assert [c["met"] for c in checks] == [True] * 7 + [False, True]  # Stage B cosine 0.98 < 0.99
+    assert checks[1]["target"] == "MA-LfL exact: KL(1b) ≤ 1e-8" and checks[3]["target"].endswith("≤ 1.5")
+    del methods["ma_lfl"]["kl_ratio_1b_1a"]  # the ratio does not apply: not met, shown as —
+    checks = t1.target_checks({"methods": methods})
+    assert checks[3]["measured"] is None and not checks[3]["met"]
+    assert "| MA-LfL sampled: KL(1b)/KL(1a) ≤ 1.5 | — | **no** |" in t1.target_table(checks)
+
+
+def test_t2_learner_table_marks_the_target_from_the_targets_file():
+    target = load_targets().t2.improvement_over_random_min
+    metrics = [{"seed": 0, "improvement_over_random": target + 0.01,
+                **{k: {"mean": -10.0, "standard_error": 0.5} for k in t2_learn.RETURN_KEYS}},
+               {"seed": 1, "improvement_over_random": target - 0.01,
+                **{k: {"mean": -10.0, "standard_error": 0.5} for k in t2_learn.RETURN_KEYS}}]
+    lines = t2_learn.learner_table(metrics).splitlines()
+    assert lines[0].endswith(f"| ≥ {target:.0%}? |")
+    assert lines[2].endswith("| yes |") and lines[3].endswith("| **no** |")
+
+
+def test_t3_figure_baselines_and_timing_table():
+    summary = {"learners": {"return_random": {"mean": -94.4}, "return_stand_still": {"mean": -97.2}},
+               "package_distance": {"return_random": {"mean": 0.14}, "return_stand_still": {"mean": 1.89}}}
+    assert t3_learn.learner_baselines(summary) == {"uniform random": -94.4, "stand still (zero torques)": -97.2}
+    assert t3_learn.learner_baselines(summary, "package_distance")["stand still (zero torques)"] == 1.89
+    table = t3_learn.timing_table([{"seed": 0, "env_steps": 1000, "seconds": 12.4, "env_steps_per_second": 80.6}])
+    assert table.splitlines()[-1] == "| 0 | 1000 | 12 | 81 |"

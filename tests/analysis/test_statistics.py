@@ -1,0 +1,78 @@
+"""The statistics module: ddof=1 standard errors, bootstrap and normal intervals, no interval for n < 2."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from ilola_lib.analysis.statistics import (CI_FROM_EPISODES, Z_95, bootstrap_ci, ci_source, lies_above, mean,
+                                           normal_ci, standard_error, standard_error_from_population_std,
+                                           summarize_evaluations)
+
+
+def test_standard_error_uses_the_sample_standard_deviation():
+    values = [1.0, 2.0, 3.0, 4.0]
+    # by hand: mean 2.5, squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5, variance 5 / (4 − 1), SE sqrt(5/3) / 2
+    assert standard_error(values) == pytest.approx(math.sqrt(5.0 / 3.0) / 2.0, rel=1e-15)
+    assert standard_error(values) != pytest.approx(np.std(values) / 2.0)  # not numpy's default ddof=0
+    with pytest.raises(ValueError, match="at least 2"):
+        standard_error([1.0])
+
+
+def test_standard_error_from_a_population_std_equals_the_sample_one():
+    values = np.random.default_rng(3).normal(size=30)
+    rescaled = standard_error_from_population_std(float(np.std(values)), len(values))
+    assert rescaled == pytest.approx(standard_error(values), rel=1e-12)
+    with pytest.raises(ValueError):
+        standard_error_from_population_std(1.0, 1)
+
+
+def test_bootstrap_ci_has_no_interval_for_a_single_value():
+    assert bootstrap_ci([0.7]) == {"mean": 0.7, "ci95": None}
+
+
+def test_bootstrap_ci_of_equal_values_is_a_genuine_zero_width_interval():
+    assert bootstrap_ci([3.0, 3.0, 3.0]) == {"mean": 3.0, "ci95": [3.0, 3.0]}
+    assert bootstrap_ci([0.0, 0.0]) == {"mean": 0.0, "ci95": [0.0, 0.0]}
+
+
+def test_bootstrap_ci_covers_the_mean_and_keeps_todays_method():
+    values = np.random.default_rng(0).normal(1.0, 2.0, size=5)
+    summary = bootstrap_ci(values)
+    low, high = summary["ci95"]
+    assert summary["mean"] == pytest.approx(values.mean())
+    assert low < summary["mean"] < high
+    expected = scipy.stats.bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=2000,
+                                     method="percentile", random_state=np.random.default_rng(0)).confidence_interval
+    assert (low, high) == (float(expected.low), float(expected.high))  # percentile, 2000 resamples, seed 0
+    assert bootstrap_ci(values) == summary  # deterministic
+    with pytest.raises(ValueError, match="non-finite"):
+        bootstrap_ci([1.0, float("nan")])
+
+
+def test_normal_ci_and_mean():
+    assert Z_95 == pytest.approx(1.959964, abs=1e-6)
+    low, high = normal_ci(-97.0, 0.5)
+    assert low == pytest.approx(-97.0 - Z_95 * 0.5) and high == pytest.approx(-97.0 + Z_95 * 0.5)
+    assert normal_ci(1.0, None) is None
+    assert mean([1.0, 2.0, 6.0]) == 3.0
+
+
+def test_summarize_evaluations_uses_episodes_for_a_result_evaluated_once():
+    once = [{"mean": -97.0, "standard_error": 0.35}] * 3
+    summary = summarize_evaluations(once)
+    assert summary == {"mean": -97.0, "ci95": normal_ci(-97.0, 0.35), "ci_source": CI_FROM_EPISODES}
+    assert ci_source(summary) == "evaluation episodes"
+    varying = [{"mean": v, "standard_error": 0.35} for v in (-3.0, -2.0, -7.0)]
+    assert summarize_evaluations(varying) == bootstrap_ci([-3.0, -2.0, -7.0])
+    assert ci_source(summarize_evaluations(varying)) == "seeds"
+    no_spread = summarize_evaluations([{"mean": 1.9}] * 3)
+    assert no_spread["ci95"] is None and no_spread["mean"] == 1.9
+    assert summarize_evaluations([{"mean": 1.0, "standard_error": 0.1}]) == {"mean": 1.0, "ci95": None}
+
+
+def test_lies_above_needs_both_intervals():
+    assert lies_above({"ci95": [2.0, 3.0]}, {"ci95": [0.0, 1.0]}) is True
+    assert lies_above({"ci95": [0.5, 3.0]}, {"ci95": [0.0, 1.0]}) is False
+    assert lies_above({"ci95": None}, {"ci95": [0.0, 1.0]}) is None
