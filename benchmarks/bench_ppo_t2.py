@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 from ilola_lib.analysis.targets import load_targets
+from ilola_lib.core.neural_trace import save_neural_trace
 from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
+from ilola_lib.pipeline.config import load_params
 from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
 from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
-from ilola_lib.core.neural_trace import save_neural_trace
-from ilola_lib.pipeline.config import load_params
+
 
 def improvement_ratio(trained: float, random: float) -> float:
     """``(trained − random) / |random|``: how far above random, in units of ``|random|``."""

@@ -22,13 +22,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from ilola_lib.analysis.targets import load_targets
-from ilola_lib.pipeline.config import load_params
-from ilola_lib.inverse.protocol import analysed_pairs
-from ilola_lib.inverse.trace_inversion import gradient_model, network_divergence, sample_states, templates_of
-from ilola_lib.inverse.policy_fit import stage_b_objective
 from ilola_lib.core.neural_trace import load_neural_trace
 from ilola_lib.core.parallel import single_threaded_torch
+from ilola_lib.inverse.policy_fit import stage_b_objective
+from ilola_lib.inverse.protocol import analysed_pairs
+from ilola_lib.inverse.trace_inversion import gradient_model, network_divergence, sample_states, templates_of
+from ilola_lib.pipeline.config import load_params
+
 
 def cma_generation_speedup(settings: dict, trace_path: Path, generations: int = 3) -> tuple[float, float]:
     """Seconds per generation batched and one by one, on the same candidates."""

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import yaml
 
+from ilola_lib.core.io import write_json
 from ilola_lib.pipeline.config import load_params
 from ilola_lib.tasks.t1 import experiment as t1
 from ilola_lib.tasks.t2 import invert as t2_inverse
 from ilola_lib.tasks.t2.learn import ppo_config
 from ilola_lib.tasks.t2.ppo import train_ppo
-from ilola_lib.core.io import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ["ilola_lib", "notebooks", "book", "profiles", ".dvc", ".dvcignore", "dvc.yaml", "pyproject.toml", ".gitignore"]

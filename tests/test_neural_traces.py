@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ilola_lib.core.io import save_arrays
-from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
 from ilola_lib.core.neural_trace import (
     METADATA_KEY,
     NeuralTrace,
     load_neural_trace,
     save_neural_trace,
 )
-from pathlib import Path
 from ilola_lib.pipeline.config import load_params
+from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
 
 PAPER_T2 = load_params(Path(__file__).resolve().parents[1] / "params.yaml")["t2"]
 

@@ -1,19 +1,24 @@
 """T2 inversion on tiny PPO traces: shared state samples, the network divergence and all four methods."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from ilola_lib.tasks.t2.lookahead import state_from_observations
-from ilola_lib.tasks.t2.simple_spread import BatchedSimpleSpread
-from ilola_lib.inverse.trace_inversion import (gradient_model, network_divergence, phase_batch, sample_states,
-                                              templates_of)
-from ilola_lib.tasks.t2.invert import invert_trace, ma_lfl_rows, tabular_view
-from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
-from pathlib import Path
+from ilola_lib.inverse.trace_inversion import (
+    gradient_model,
+    network_divergence,
+    phase_batch,
+    sample_states,
+    templates_of,
+)
 from ilola_lib.pipeline.config import load_params
+from ilola_lib.tasks.t2.invert import invert_trace, ma_lfl_rows, tabular_view
+from ilola_lib.tasks.t2.lookahead import state_from_observations
+from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
+from ilola_lib.tasks.t2.simple_spread import BatchedSimpleSpread
 
 PAPER_T2 = load_params(Path(__file__).resolve().parents[1] / "params.yaml")["t2"]
 

@@ -13,11 +13,17 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 from ilola_lib.analysis import reports  # noqa: E402
-from ilola_lib.tasks.t2 import report as t2_report  # noqa: E402
+from ilola_lib.analysis.plotting import (  # noqa: E402
+    induced_curves_figure,
+    kl_comparison,
+    learning_curves_figure,
+    per_agent_scatter_figure,
+    save_figure,
+    weights_figure,
+)
 from ilola_lib.core.io import write_json  # noqa: E402
 from ilola_lib.pipeline.notebook_runner import run_notebook  # noqa: E402
-from ilola_lib.analysis.plotting import (induced_curves_figure, kl_comparison, learning_curves_figure,  # noqa: E402
-                                per_agent_scatter_figure, save_figure, weights_figure)
+from ilola_lib.tasks.t2 import report as t2_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = [0, 1, 2]

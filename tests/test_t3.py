@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from ilola_lib.pipeline.config import load_params
-from ilola_lib.tasks.t3 import invert as t3_inverse, learn as t3, report as t3_report
 from ilola_lib.analysis.induced import normalised_induced
-from ilola_lib.core.neural_trace import load_neural_trace
 from ilola_lib.analysis.summary import KL_KEYS
+from ilola_lib.core.neural_trace import load_neural_trace
+from ilola_lib.pipeline.config import load_params
+from ilola_lib.tasks.t3 import invert as t3_inverse
+from ilola_lib.tasks.t3 import learn as t3
+from ilola_lib.tasks.t3 import report as t3_report
 
 pytestmark = pytest.mark.filterwarnings("ignore:The old environment creation API:DeprecationWarning")
 

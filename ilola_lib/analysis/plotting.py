@@ -7,8 +7,8 @@ import itertools
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ilola_lib.core.io import atomic_write
 from ilola_lib.analysis.summary import KL_KEYS
+from ilola_lib.core.io import atomic_write
 
 KL_LABELS = {"kl_1a": "KL(1a) true ω*", "kl_1b": "KL(1b) recovered ω̂", "kl_0": "KL(0) no update",
              "kl_rand": "KL(rand) random ω"}

@@ -27,9 +27,10 @@ from __future__ import annotations
 import math
 
 import torch
-from ilola_lib.core.metrics import categorical_kl
 from torch import nn
 from torch.func import functional_call, vmap
+
+from ilola_lib.core.metrics import categorical_kl
 
 MIN_OBSERVATION_STD = 1e-6
 

@@ -15,10 +15,9 @@ Given a ``monte_carlo`` divergence (T3's Gaussian policies), every KL also gets 
 from __future__ import annotations
 
 import numpy as np
-
-from ilola_lib.inverse.learner_models import NoUpdateModel
 import torch
 
+from ilola_lib.inverse.learner_models import NoUpdateModel
 from ilola_lib.inverse.policy_fit import PolicyFit, fit_nuisance, held_out_kl
 
 

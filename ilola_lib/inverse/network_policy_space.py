@@ -17,10 +17,9 @@ import torch
 from torch import nn
 from torch.func import vmap
 
-from ilola_lib.inverse.estimators import gpomdp_jacobian, lola_tensor_estimate
+from ilola_lib.core.metrics import categorical_kl, kl_diagonal_gaussian
 from ilola_lib.core.policies import actor_logits, gaussian, gaussian_mean_log_std
-from ilola_lib.core.metrics import kl_diagonal_gaussian
-from ilola_lib.core.metrics import categorical_kl
+from ilola_lib.inverse.estimators import gpomdp_jacobian, lola_tensor_estimate
 
 
 class CategoricalNetworkDivergence:

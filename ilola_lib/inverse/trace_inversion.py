@@ -20,8 +20,12 @@ from ilola_lib.core.policies import actor_log_probs, gaussian_log_probs
 from ilola_lib.core.seeds import stream_torch_generator
 from ilola_lib.inverse.gradient_methods import fit_gradient_methods
 from ilola_lib.inverse.learner_models import GradientLearnerModel
-from ilola_lib.inverse.network_policy_space import (CategoricalNetworkDivergence, GaussianNetworkDivergence,
-                                                    MonteCarloGaussianDivergence, sampled_gradient_tensors)
+from ilola_lib.inverse.network_policy_space import (
+    CategoricalNetworkDivergence,
+    GaussianNetworkDivergence,
+    MonteCarloGaussianDivergence,
+    sampled_gradient_tensors,
+)
 from ilola_lib.inverse.protocol import analysed_pairs
 
 LOG_PROBS = {"categorical": actor_log_probs, "gaussian": gaussian_log_probs}

@@ -16,8 +16,8 @@ types); every pipeline stage calls it through :mod:`ilola_lib.pipeline.notebook_
 """
 
 import re
-from pathlib import Path
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 import yaml

@@ -5,8 +5,10 @@ import pytest
 
 from ilola_lib.analysis.reports import induced_normalisers
 from ilola_lib.analysis.statistics import bootstrap_ci, normal_ci, standard_error
-from ilola_lib.tasks.t2 import learn as t2_learn, report as t2_report
-from ilola_lib.tasks.t3 import learn as t3_learn, report as t3_report
+from ilola_lib.tasks.t2 import learn as t2_learn
+from ilola_lib.tasks.t2 import report as t2_report
+from ilola_lib.tasks.t3 import learn as t3_learn
+from ilola_lib.tasks.t3 import report as t3_report
 from ilola_lib.tasks.t3.multiwalker import PolicyBaseline
 
 SEEDS = [0, 1, 2, 3, 4]

@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from ilola_lib.analysis.statistics import (CI_FROM_EPISODES, Z_95, bootstrap_ci, ci_source, lies_above, mean,
-                                           normal_ci, standard_error, standard_error_from_population_std,
-                                           summarize_evaluations)
+from ilola_lib.analysis.statistics import (
+    CI_FROM_EPISODES,
+    Z_95,
+    bootstrap_ci,
+    ci_source,
+    lies_above,
+    mean,
+    normal_ci,
+    standard_error,
+    standard_error_from_population_std,
+    summarize_evaluations,
+)
 
 
 def test_standard_error_uses_the_sample_standard_deviation():

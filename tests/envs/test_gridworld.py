@@ -1,9 +1,14 @@
 import numpy as np
 import pytest
 
-from ilola_lib.tasks.t1.gridworld import (FEATURE_NAMES, TRUE_WEIGHTS, direct_reward, make_gridworld,
-                                      transition_feature_parts)
 from ilola_lib.inverse.ma_lfl import identifiability_margin
+from ilola_lib.tasks.t1.gridworld import (
+    FEATURE_NAMES,
+    TRUE_WEIGHTS,
+    direct_reward,
+    make_gridworld,
+    transition_feature_parts,
+)
 
 
 @pytest.mark.parametrize("size", [2, 3])

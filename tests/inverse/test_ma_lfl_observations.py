@@ -9,11 +9,16 @@ import math
 import numpy as np
 import torch
 
+from ilola_lib.core.policies import CategoricalActor, flatten_params
+from ilola_lib.inverse.ma_lfl_observations import (
+    fit_lfl_weights,
+    lfl_regression_rows,
+    other_agents_weights,
+    potential_basis,
+    soft_q_monte_carlo,
+)
 from ilola_lib.tasks.t2.lookahead import joint_actions, lookahead_all_joint_actions, simulator_at
 from ilola_lib.tasks.t2.simple_spread import BatchedSimpleSpread, observation_dim
-from ilola_lib.inverse.ma_lfl_observations import (fit_lfl_weights, lfl_regression_rows, other_agents_weights,
-                                                   potential_basis, soft_q_monte_carlo)
-from ilola_lib.core.policies import CategoricalActor, flatten_params
 
 MAX_CYCLES = 25
 SIMULATOR = functools.partial(simulator_at, local_ratio=0.5, max_cycles=MAX_CYCLES)

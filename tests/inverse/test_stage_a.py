@@ -1,10 +1,10 @@
 import numpy as np
 import torch
 
+from ilola_lib.core.metrics import cosine
 from ilola_lib.inverse.stage_a import fit_logel
 from ilola_lib.tasks.t1.gradient import feature_jacobians, run_gradient_learners
 from ilola_lib.tasks.t1.tabular import DTYPE
-from ilola_lib.core.metrics import cosine
 
 
 def test_logel_recovers_direction_and_step_sizes_of_synthetic_gradient_steps(rng):

@@ -1,14 +1,14 @@
 import numpy as np
 import torch
+from torch.distributions import Categorical, kl_divergence
 
+from ilola_lib.core.metrics import cosine
 from ilola_lib.inverse.learner_models import GradientLearnerModel
-from ilola_lib.inverse.stage_a import fit_logel
 from ilola_lib.inverse.policy_fit import TabularDivergence, fit_weights_and_nuisance
+from ilola_lib.inverse.stage_a import fit_logel
 from ilola_lib.tasks.t1.gradient import feature_jacobians, lola_tensors, run_gradient_learners
 from ilola_lib.tasks.t1.gridworld import make_gridworld
 from ilola_lib.tasks.t1.tabular import DTYPE, GameTensors, policies_from_logits, state_distribution
-from ilola_lib.core.metrics import cosine
-from torch.distributions import Categorical, kl_divergence
 
 
 def test_divergence_equals_weighted_exact_categorical_kl(small_game, random_logits, rng):

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from ilola_lib.tasks.t3.multiwalker import ACTION_DIM, OBSERVATION_DIM, MultiWalkerFeatureEnv, true_weights
-from ilola_lib.tasks.t3.ppo import (MultiWalkerPPOConfig, collect_episodes, episode_seeds,
-                                                train_multiwalker_ppo)
-from ilola_lib.core.policies import (GaussianActor, flatten_params, gaussian_log_probs, gaussian_mean_log_std,
-                                         load_flat_params_)
-from ilola_lib.core.ppo import agent_batches, compute_gae
 from ilola_lib.core.neural_trace import load_neural_trace, save_neural_trace
-from pathlib import Path
+from ilola_lib.core.policies import (
+    GaussianActor,
+    flatten_params,
+    gaussian_log_probs,
+    gaussian_mean_log_std,
+    load_flat_params_,
+)
+from ilola_lib.core.ppo import agent_batches, compute_gae
 from ilola_lib.pipeline.config import load_params
+from ilola_lib.tasks.t3.multiwalker import ACTION_DIM, OBSERVATION_DIM, MultiWalkerFeatureEnv, true_weights
+from ilola_lib.tasks.t3.ppo import MultiWalkerPPOConfig, collect_episodes, episode_seeds, train_multiwalker_ppo
 
 PAPER_T3 = load_params(Path(__file__).resolve().parents[2] / "params.yaml")["t3"]
 

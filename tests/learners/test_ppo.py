@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from ilola_lib.tasks.t2.simple_spread import NUM_ACTIONS, observation_dim, true_weights
 from ilola_lib.core.policies import (
     CategoricalActor,
     Critic,
@@ -16,11 +17,11 @@ from ilola_lib.core.policies import (
     load_flat_params_,
     num_params,
 )
-from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
 from ilola_lib.core.ppo import compute_gae
-from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
-from pathlib import Path
 from ilola_lib.pipeline.config import load_params
+from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
+from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
+from ilola_lib.tasks.t2.simple_spread import NUM_ACTIONS, observation_dim, true_weights
 
 PAPER_T2 = load_params(Path(__file__).resolve().parents[2] / "params.yaml")["t2"]
 

@@ -3,10 +3,16 @@ import pytest
 import torch
 from torch.func import jacrev
 
-from ilola_lib.tasks.t1.gridworld import GridWorldGame
 from ilola_lib.tasks.t1.gradient import feature_jacobians, lola_step, lola_tensors, naive_gradient_step
-from ilola_lib.tasks.t1.tabular import (DTYPE, GameTensors, discounted_occupancy, feature_expectations,
-                                        ma_spi_step, policies_from_logits)
+from ilola_lib.tasks.t1.gridworld import GridWorldGame
+from ilola_lib.tasks.t1.tabular import (
+    DTYPE,
+    GameTensors,
+    discounted_occupancy,
+    feature_expectations,
+    ma_spi_step,
+    policies_from_logits,
+)
 
 
 def one_state_game(payoffs: np.ndarray, gamma: float) -> GridWorldGame:

@@ -12,25 +12,33 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ilola_lib.tasks.t1.gridworld import GridWorldGame, make_gridworld
+from ilola_lib.analysis.statistics import bootstrap_ci
+from ilola_lib.analysis.summary import KL_KEYS, aggregate_methods, format_number, format_threshold, markdown_rows
+from ilola_lib.analysis.targets import load_targets
+from ilola_lib.core.metrics import cosine
+from ilola_lib.core.parallel import run_jobs, single_threaded_torch
+from ilola_lib.core.seeds import stream_rng
+from ilola_lib.core.tabular_trace import TabularTrace
 from ilola_lib.inverse.evaluation import baseline_kls, recovered_kl
 from ilola_lib.inverse.gradient_methods import fit_gradient_methods
 from ilola_lib.inverse.learner_models import SoftPolicyIterationModel
 from ilola_lib.inverse.ma_lfl import fit_ma_lfl
 from ilola_lib.inverse.policy_fit import TabularDivergence, fit_nuisance
-from ilola_lib.tasks.t1.gradient import feature_jacobians, lola_tensors, run_gradient_learners
-from ilola_lib.tasks.t1.tabular import (DTYPE, GameTensors, feature_expectations, logits_from_policies,
-                                        policies_from_logits, run_ma_spi, soft_q_parts, state_distribution)
-from ilola_lib.core.metrics import cosine
-from ilola_lib.core.parallel import run_jobs, single_threaded_torch
-from ilola_lib.tasks.t1.reward_distance import epic_distance
-from ilola_lib.analysis.statistics import bootstrap_ci
-from ilola_lib.analysis.summary import KL_KEYS, aggregate_methods, format_number, format_threshold, markdown_rows
-from ilola_lib.analysis.targets import load_targets
-from ilola_lib.core.seeds import stream_rng
-from ilola_lib.core.tabular_trace import TabularTrace
 from ilola_lib.inverse.protocol import split_pairs
+from ilola_lib.tasks.t1.gradient import feature_jacobians, lola_tensors, run_gradient_learners
+from ilola_lib.tasks.t1.gridworld import GridWorldGame, make_gridworld
+from ilola_lib.tasks.t1.reward_distance import epic_distance
 from ilola_lib.tasks.t1.sampling import estimate_policies, sample_episodes
+from ilola_lib.tasks.t1.tabular import (
+    DTYPE,
+    GameTensors,
+    feature_expectations,
+    logits_from_policies,
+    policies_from_logits,
+    run_ma_spi,
+    soft_q_parts,
+    state_distribution,
+)
 
 
 def exact_trace(tensors: GameTensors, logits: torch.Tensor, learner: str) -> TabularTrace:

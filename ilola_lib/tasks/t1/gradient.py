@@ -11,8 +11,8 @@ Parameters are tabular softmax logits ``θ [N, S, A]``; agent i's flat parameter
 from __future__ import annotations
 
 import torch
-from ilola_lib.tasks.t1.tabular import (DTYPE, GameTensors, feature_expectations, feature_jacobian,
-                                       policies_from_logits)
+
+from ilola_lib.tasks.t1.tabular import DTYPE, GameTensors, feature_expectations, feature_jacobian, policies_from_logits
 
 
 def feature_jacobians(tensors: GameTensors, logits: torch.Tensor) -> torch.Tensor:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ilola_lib.tasks.t1.gridworld import GridWorldGame, transition_feature_parts
 from ilola_lib.core.metrics import pearson_distance
+from ilola_lib.tasks.t1.gridworld import GridWorldGame, transition_feature_parts
 
 
 def canonical_rewards(game: GridWorldGame, agent: int, weights: np.ndarray) -> np.ndarray:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from ilola_lib.tasks.t1.gridworld import GridWorldGame
 from ilola_lib.core.tabular_games import marginalise_other
+from ilola_lib.tasks.t1.gridworld import GridWorldGame
 
 DTYPE = torch.float64
 

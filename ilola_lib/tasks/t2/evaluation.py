@@ -12,14 +12,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ilola_lib.tasks.t2.pettingzoo_env import make_simple_spread
-from ilola_lib.tasks.t2.simple_spread import NUM_ACTIONS, NUM_AGENTS
-from ilola_lib.core.policies import CategoricalActor
-from ilola_lib.tasks.t2.ppo import PPOConfig, sample_actions
-from ilola_lib.core.parallel import single_threaded_torch
-from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
 from ilola_lib.analysis.statistics import standard_error
-
+from ilola_lib.core.parallel import single_threaded_torch
+from ilola_lib.core.policies import CategoricalActor
+from ilola_lib.tasks.t2.pettingzoo_env import make_simple_spread
+from ilola_lib.tasks.t2.ppo import PPOConfig, sample_actions
+from ilola_lib.tasks.t2.simple_spread import NUM_ACTIONS, NUM_AGENTS
 
 ActionChooser = Callable[[np.ndarray], np.ndarray]
 

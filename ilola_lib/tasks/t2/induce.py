@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ilola_lib.analysis.induced import induced_weights, normalised_induced
-from ilola_lib.tasks.t2.learn import ppo_config
+from ilola_lib.core.parallel import run_jobs, single_threaded_torch
+from ilola_lib.core.ppo_training import train_on_reward as train_on_weights
 from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
 from ilola_lib.tasks.t2.evaluation import evaluate_trained
+from ilola_lib.tasks.t2.learn import ppo_config
 from ilola_lib.tasks.t2.ppo import train_ppo
-from ilola_lib.core.ppo_training import train_on_reward as train_on_weights
-from ilola_lib.core.parallel import run_jobs, single_threaded_torch
-
 
 INDUCED_METHODS = ("ilola", "ilola_eta0", "ilogel", "ma_lfl")
 

@@ -18,11 +18,21 @@ from ilola_lib.core.policies import actor_logits, safe_observation_std
 from ilola_lib.core.seeds import soft_q_generator, stream_rng
 from ilola_lib.inverse.evaluation import baseline_kls, recovered_kl
 from ilola_lib.inverse.learner_models import SoftPolicyIterationModel
-from ilola_lib.inverse.ma_lfl_observations import (fit_lfl_weights, lfl_regression_rows, other_agents_weights,
-                                                   potential_basis, soft_q_monte_carlo)
+from ilola_lib.inverse.ma_lfl_observations import (
+    fit_lfl_weights,
+    lfl_regression_rows,
+    other_agents_weights,
+    potential_basis,
+    soft_q_monte_carlo,
+)
 from ilola_lib.inverse.policy_fit import TabularDivergence, fit_nuisance
-from ilola_lib.inverse.trace_inversion import (StateSample, TraceAnalysis, gradient_methods_on_trace,
-                                              inverse_metrics, recovery_scores)
+from ilola_lib.inverse.trace_inversion import (
+    StateSample,
+    TraceAnalysis,
+    gradient_methods_on_trace,
+    inverse_metrics,
+    recovery_scores,
+)
 from ilola_lib.tasks.t2.lookahead import joint_actions, lookahead_all_joint_actions, simulator_at
 
 

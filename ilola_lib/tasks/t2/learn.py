@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
-from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
-from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
-from ilola_lib.core.neural_trace import NeuralTrace
-from ilola_lib.core.parallel import single_threaded_torch
 from ilola_lib.analysis.statistics import bootstrap_ci, summarize_evaluations
 from ilola_lib.analysis.summary import markdown_rows
 from ilola_lib.analysis.targets import load_targets
+from ilola_lib.core.neural_trace import NeuralTrace
+from ilola_lib.core.parallel import single_threaded_torch
+from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
+from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
+from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
 
 RETURN_KEYS = ("return_trained", "return_random", "return_noop")
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from ilola_lib.analysis.induced import induced_weights, normalised_induced
-from ilola_lib.tasks.t3.learn import evaluate_policy, ppo_config
 from ilola_lib.core.io import read_json, write_json
-from ilola_lib.tasks.t3.ppo import train_multiwalker_ppo
-from ilola_lib.core.ppo_training import train_on_reward as train_on_weights
 from ilola_lib.core.parallel import run_jobs
+from ilola_lib.core.ppo_training import train_on_reward as train_on_weights
+from ilola_lib.tasks.t3.learn import evaluate_policy, ppo_config
+from ilola_lib.tasks.t3.ppo import train_multiwalker_ppo
 
 INDUCED_METHODS = ("ilola", "ilola_eta0", "ilogel")
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from ilola_lib.core.seeds import stream_rng
-from ilola_lib.inverse.trace_inversion import TraceAnalysis, gradient_methods_on_trace, inverse_metrics
 from ilola_lib.core.io import write_json
 from ilola_lib.core.neural_trace import NeuralTrace, load_neural_trace
 from ilola_lib.core.parallel import run_jobs, single_threaded_torch
+from ilola_lib.core.seeds import stream_rng
+from ilola_lib.inverse.trace_inversion import TraceAnalysis, gradient_methods_on_trace, inverse_metrics
 
 KL_COLUMNS = ("kl_1a", "kl_1b", "kl_0", "kl_rand", "kl_1b_mc", "kl_1b_mc_se", "cosine")
 

@@ -11,17 +11,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ilola_lib.tasks.t3.multiwalker import PolicyBaseline, run_fixed_policy
+from ilola_lib.analysis.statistics import (
+    lies_above,
+    normal_ci,
+    standard_error_from_population_std,
+    summarize_evaluations,
+)
+from ilola_lib.analysis.summary import markdown_rows
 from ilola_lib.core.io import write_json
-from ilola_lib.core.ppo_training import PPORun
-from ilola_lib.tasks.t3.ppo import (MultiWalkerPPOConfig, actor_policy,
-                                                train_multiwalker_ppo)
 from ilola_lib.core.neural_trace import save_neural_trace
 from ilola_lib.core.parallel import run_jobs
-from ilola_lib.analysis.statistics import (lies_above, normal_ci, standard_error_from_population_std,
-                                          summarize_evaluations)
-from ilola_lib.analysis.summary import markdown_rows
+from ilola_lib.core.ppo_training import PPORun
 from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
+from ilola_lib.tasks.t3.multiwalker import PolicyBaseline, run_fixed_policy
+from ilola_lib.tasks.t3.ppo import MultiWalkerPPOConfig, actor_policy, train_multiwalker_ppo
 
 BASELINES = ("random", "stand_still")
 BASELINE_LABELS = {"random": "uniform random", "stand_still": "stand still (zero torques)"}
