@@ -1,14 +1,24 @@
-# Two commands for a fresh Linux machine with Python 3.11 and git:
-#   make repro   — reproduce every result and build the book (book/_build/html/index.html)
-#   make test    — run the test suite
-# Both create or update the local virtual environment .venv themselves.
+# Run modes (each creates or updates the virtual environment .venv first):
+#   make book                  build the book from the committed results (seconds)
+#   make test                  the test suite (a few minutes; includes the whole pipeline on the smoke profile)
+#   make repro                 bring results up to date: rerun what DVC sees changed (nothing on a fresh clone
+#                              whose code matches dvc.lock, except stages whose DVC-cached traces are missing)
+#   make reproduce             regenerate everything from scratch: every stage forced (≈ 1.5 h on 2 cores)
+#   make verify                compare regenerated results with the committed ones (git HEAD), within tolerances
+# Options: TASK=t1|t2|t3 limits repro/reproduce to one task's stages; PROFILE=smoke runs on the smoke profile
+# in the scratch copy .profiles/smoke (params.yaml, results/ and book/ of this checkout stay untouched).
 
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PROFILE ?= paper
+TASK ?=
+DVC := PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc
+TARGETS := $(if $(TASK),--glob '$(TASK)_*',)
+WORKSPACE := .profiles/$(PROFILE)
 
-.PHONY: test repro book venv clean-venv
+.PHONY: test repro reproduce verify book venv clean-venv
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -22,8 +32,23 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
 
+ifeq ($(PROFILE),paper)
 repro: $(STAMP)
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
+	$(BIN)/python -m ilola_lib.pipeline.config params.yaml
+	$(DVC) repro $(TARGETS)
+
+reproduce: $(STAMP)
+	$(BIN)/python -m ilola_lib.pipeline.config params.yaml
+	$(DVC) repro --force $(TARGETS)
+else
+repro reproduce: $(STAMP)
+	$(BIN)/python -m ilola_lib.verify.workspace $(PROFILE) $(WORKSPACE)
+	cd $(WORKSPACE) && PYTHONPATH=$(CURDIR)/$(WORKSPACE) $(DVC) repro $(TARGETS)
+	@echo "results in $(WORKSPACE)/results, book in $(WORKSPACE)/book/_build/html"
+endif
+
+verify: $(STAMP)
+	$(BIN)/python -m ilola_lib.verify
 
 book: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter-book build book/

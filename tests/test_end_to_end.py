@@ -3,7 +3,6 @@
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +15,9 @@ from ilola_lib.tasks.t1 import experiment as t1
 from ilola_lib.tasks.t2 import invert as t2_inverse
 from ilola_lib.tasks.t2.learn import ppo_config
 from ilola_lib.tasks.t2.ppo import train_ppo
+from ilola_lib.verify.workspace import make_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ["ilola_lib", "notebooks", "book", "profiles", ".dvc", ".dvcignore", "dvc.yaml", "pyproject.toml", ".gitignore"]
 
 
 def _finite_numbers(node):
@@ -32,25 +31,10 @@ def _finite_numbers(node):
         yield node
 
 
-def _copy_repo(destination: Path) -> None:
-    # pipeline outputs (executed notebooks, the built book, DVC's cache) are not copied
-    ignore_outputs = {"book": shutil.ignore_patterns("_build", "t1", "t2", "*.ipynb"),
-                      ".dvc": shutil.ignore_patterns("tmp", "cache")}
-    for name in COPIED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name,
-                            ignore=ignore_outputs.get(name, shutil.ignore_patterns("__pycache__")))
-        else:
-            shutil.copy2(source, destination / name)
-    shutil.copy2(ROOT / "profiles" / "smoke.yaml", destination / "params.yaml")
-
-
 def test_dvc_repro_and_book_build_on_the_smoke_profile(tmp_path):
-    _copy_repo(tmp_path)
+    make_workspace(ROOT, tmp_path, "smoke")
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                PYTHONPATH=str(tmp_path))
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     dvc = [sys.executable, "-m", "dvc"]
     first = subprocess.run(dvc + ["repro"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert first.returncode == 0, f"dvc repro failed:\n{first.stdout[-3000:]}\n{first.stderr[-3000:]}"
@@ -97,6 +81,24 @@ def test_dvc_repro_and_book_build_on_the_smoke_profile(tmp_path):
     again = subprocess.run(dvc + ["repro"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "didn't change" in again.stdout and "Running stage" not in again.stdout
+    _verify_agrees_with_itself_and_flags_a_planted_change(tmp_path, env)
+
+
+def _verify_agrees_with_itself_and_flags_a_planted_change(root: Path, env: dict) -> None:
+    """`python -m ilola_lib.verify` on the smoke outputs: the committed results agree with themselves, and a
+    cosine of an exact case moved by 10% is a disagreement."""
+    git = ["git", "-c", "user.email=ci@example.org", "-c", "user.name=ci"]
+    subprocess.run(git + ["add", "results"], cwd=root, check=True)
+    subprocess.run(git + ["commit", "-qm", "smoke results"], cwd=root, check=True)
+    verify = [sys.executable, "-m", "ilola_lib.verify"]
+    same = subprocess.run(verify, cwd=root, env=env, capture_output=True, text=True)
+    assert same.returncode == 0 and " 0 disagree" in same.stdout, same.stdout + same.stderr
+    for path in sorted((root / "results/t1/seeds").glob("seed_*.json")):
+        metrics = json.loads(path.read_text())
+        metrics["methods"]["ma_lfl_exact"]["cosine"] *= 1.1
+        path.write_text(json.dumps(metrics))
+    changed = subprocess.run(verify, cwd=root, env=env, capture_output=True, text=True)
+    assert changed.returncode == 1 and "`ma_lfl_exact/cosine`" in changed.stdout, changed.stdout + changed.stderr
 
 
 def test_same_seed_gives_byte_identical_metrics_whatever_the_worker_count(tmp_path):

@@ -31,10 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "ilola_lib"
 ENVIRONMENT_PACKAGES = frozenset({"mpe2", "pettingzoo", "Box2D", "gymnasium"})
 GENERIC_LAYERS = ("core", "inverse", "analysis", "pipeline")
+TOOL_LAYERS = ("verify",)  # command-line tools on top of the results; no stage imports them
 MAY_IMPORT = {"core": {"core"},
               "inverse": {"core", "inverse"},
               "analysis": {"core", "analysis"},
-              "pipeline": {"core", "pipeline"}}
+              "pipeline": {"core", "pipeline"},
+              "verify": {"core", "analysis", "verify"}}
 
 
 # --- modules and their imports ------------------------------------------------------------------------
@@ -111,7 +113,7 @@ def layer_of(module: str) -> str | None:
         return None
     if len(parts) == 1:
         return "root"
-    if parts[1] in GENERIC_LAYERS:
+    if parts[1] in GENERIC_LAYERS + TOOL_LAYERS:
         return parts[1]
     if parts[1] == "tasks":
         if len(parts) == 2:

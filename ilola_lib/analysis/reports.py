@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ilola_lib.analysis.statistics import bootstrap_ci, lies_above, summarize_evaluations
+from ilola_lib.analysis.statistics import above_zero, summarize_evaluations, t_interval
 from ilola_lib.analysis.summary import format_interval, format_number, format_threshold, markdown_rows
 from ilola_lib.analysis.targets import IlolaTargets
 
@@ -63,34 +63,33 @@ def induced_normalisers(learner_metrics: list[dict], induced_metrics: list[dict]
             raise ValueError(f"seed {induced['seed']}: R_floor {induced['return_floor']} is not the best trivial "
                              f"return of the learners ({best}: {floor['mean']})")
         floors.append(floor)
-    return {"return_true": bootstrap_ci([m["return_true"] for m in induced_metrics]),
+    return {"return_true": t_interval([m["return_true"] for m in induced_metrics]),
             "return_floor": summarize_evaluations(floors)}
 
 
 def target_checks(summary: dict, targets: IlolaTargets, method: str = CENTRAL_METHOD,
                   below: tuple[tuple[str, str], ...] = (("kl_0", "KL(0)"), ("kl_rand", "KL(rand)"))) -> list[dict]:
-    """An issue's I-LOLA ``targets`` for ``method``: ``{"target", "measured", "threshold", "met"}`` each.
+    """An I-LOLA ``targets`` check list for ``method``: ``{"target", "measured", "threshold", "met"}`` each.
 
     KL(1b) ≤ r × KL(1a) compares the mean over seeds of ``KL(1b)/KL(1a)`` with ``targets.ratio_1b_1a_max``
-    (not met when the ratio does not apply); "below with disjoint CIs" compares the upper 95% CI bound of KL(1b)
-    with the lower bound of each KL in ``below``. A value that cannot be measured (a metric that does not apply,
-    an interval missing with fewer than 2 seeds) is ``None`` and the target is not met.
+    (not met when the ratio does not apply). "KL(1b) below" each baseline in ``below`` is judged **paired by
+    seed**: the lower end of the 95% t-interval of the per-seed difference ``baseline − KL(1b)`` must be above 0.
+    A value that cannot be measured (a metric that does not apply, no interval with fewer than 2 seeds) is
+    ``None`` and the target is not met.
     """
     metrics = summary["methods"][method]
 
     def mean(key: str) -> float | None:
         return metrics[key]["mean"] if key in metrics else None
 
-    def bound(key: str, side: int) -> float | None:
-        return metrics[key]["ci95"][side] if metrics[key].get("ci95") is not None else None
-
     ratio, ratio_max = mean("kl_ratio_1b_1a"), targets.ratio_1b_1a_max
     checks = [(f"KL(1b) ≤ {format_threshold(ratio_max)} × KL(1a): mean KL(1b)/KL(1a)", ratio, ratio_max,
                ratio is not None and ratio <= ratio_max)]
     for key, name in below:
-        disjoint = lies_above(metrics[key], metrics["kl_1b"])
-        checks.append((f"KL(1b) below {name}, 95% CIs disjoint: upper CI of KL(1b) vs lower CI of {name}",
-                       bound("kl_1b", 1), bound(key, 0), bool(disjoint)))
+        difference = metrics.get(f"{key}_minus_kl_1b", {"ci95": None})
+        low = None if difference["ci95"] is None else difference["ci95"][0]
+        checks.append((f"KL(1b) below {name}, paired by seed: lower 95% CI of {name} − KL(1b)", low, 0.0,
+                       bool(above_zero(difference))))
     cosine, cosine_min = mean("cosine"), targets.cosine_min
     checks.append((f"mean cosine(ω̂, ω*) ≥ {format_threshold(cosine_min)}", cosine, cosine_min,
                    cosine is not None and cosine >= cosine_min))
@@ -117,29 +116,33 @@ def checks_markdown(checks: list[dict]) -> str:
         [c["target"], format_number(c["measured"]), format_number(c["threshold"]), verdict(c)] for c in checks))
 
 
-def _interval_comparison(methods: dict, first: str, second: str) -> str:
-    """One sentence: which of two methods has the lower KL(1b), or "indistinguishable" if their CIs overlap."""
-    a, b = methods[first]["kl_1b"], methods[second]["kl_1b"]
-    if a.get("ci95") is None or b.get("ci95") is None:
-        return (f"`{first}` and `{second}` cannot be compared on the held-out updates: KL(1b) has no 95% CI "
-                "(fewer than 2 seeds).")
-    if lies_above(b, a) or lies_above(a, b):
-        better, worse = (first, second) if lies_above(b, a) else (second, first)
+def _paired_comparison(differences: dict, first: str, second: str) -> str:
+    """One sentence: which of two methods has the lower KL(1b), judged on the paired per-seed difference."""
+    difference = differences.get(f"{first} − {second}")
+    if difference is None or difference["ci95"] is None:
+        return (f"`{first}` and `{second}` cannot be compared on the held-out updates: the paired difference of "
+                "KL(1b) has no 95% CI (fewer than 2 seeds).")
+    low, high = difference["ci95"]
+    if high < 0 or low > 0:
+        better, worse = (first, second) if high < 0 else (second, first)
         return (f"`{better}` ({METHOD_LABELS.get(better, better)}) explains the held-out updates better than "
-                f"`{worse}`: its 95% CI of KL(1b) lies wholly below.")
-    return (f"`{first}` and `{second}` are indistinguishable on the held-out updates: their 95% CIs of KL(1b) "
-            "overlap.")
+                f"`{worse}`: the 95% CI of the per-seed difference of KL(1b) excludes 0.")
+    return (f"`{first}` and `{second}` are indistinguishable on the held-out updates: the 95% CI of the "
+            "per-seed difference of KL(1b) contains 0.")
 
 
 def stage_comparison(summary: dict, central: str = CENTRAL_METHOD,
                      others: tuple[str, ...] = ("ilogel", "ilola_eta0")) -> str:
-    """Markdown: KL(1b) with 95% CI of ``central`` and ``others`` (those present), then per other method a
-    sentence saying which explains held-out updates better, decided only by whether the CIs overlap."""
-    methods = summary["methods"]
+    """Markdown: KL(1b) with its 95% CI for ``central`` and ``others`` (those present), the paired per-seed
+    differences ``KL(1b)_central − KL(1b)_other`` with their t-intervals, and per other method a sentence
+    saying which explains held-out updates better — decided by whether that paired interval excludes 0."""
+    methods, differences = summary["methods"], summary.get("paired_kl_1b", {})
     shown = [m for m in (central, *others) if m in methods]
-    table = markdown_rows(("method", "KL(1b) [95% CI]"),
-                          ([f"`{m}` ({METHOD_LABELS.get(m, m)})", format_interval(methods[m]["kl_1b"])] for m in shown))
-    sentences = [_interval_comparison(methods, central, other) for other in shown[1:]]
+    table = markdown_rows(("method", "KL(1b) [95% CI]", f"KL(1b) of `{central}` − this method, paired by seed [95% CI]"), (
+        [f"`{m}` ({METHOD_LABELS.get(m, m)})", format_interval(methods[m]["kl_1b"]),
+         format_interval(differences[f"{central} − {m}"]) if f"{central} − {m}" in differences else "—"]
+        for m in shown))
+    sentences = [_paired_comparison(differences, central, other) for other in shown[1:]]
     return table + "\n" + "\n".join(f"- {s}" for s in sentences) + "\n"
 
 

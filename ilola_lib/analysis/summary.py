@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ilola_lib.analysis.statistics import bootstrap_ci
+from ilola_lib.analysis.statistics import paired_difference, t_interval
 
 KL_KEYS = ("kl_1a", "kl_1b", "kl_0", "kl_rand")
 # A KL below this is float64 round-off of an exact match: a ratio over it would only divide noise.
@@ -26,9 +26,17 @@ def derived_metrics(method: dict) -> dict:
     return derived
 
 
+# Baselines a method's KL(1b) is compared with, paired by seed: KL(0) − KL(1b) > 0 means the recovered
+# reward predicts the held-out updates better than no update.
+PAIRED_BASELINES = ("kl_0", "kl_rand")
+# Methods compared on KL(1b), paired by seed: (central, other) → KL(1b)_central − KL(1b)_other.
+METHOD_PAIRS = (("ilola", "ilogel"), ("ilola", "ilola_eta0"), ("ilola", "ma_lfl"))
+
+
 def aggregate_methods(seed_metrics: list[dict]) -> dict:
-    """Mean and 95% bootstrap CI over seeds of every scalar metric that every seed reports
-    (:func:`~ilola_lib.analysis.statistics.bootstrap_ci`: no interval with a single seed)."""
+    """Mean and 95% Student-t interval over seeds of every scalar metric that every seed reports
+    (:func:`~ilola_lib.analysis.statistics.t_interval`: no interval with a single seed), and the paired
+    differences ``<baseline>_minus_kl_1b`` (:data:`PAIRED_BASELINES`) per seed."""
     methods = {}
     for key in seed_metrics[0]["methods"]:
         per_seed = []
@@ -36,8 +44,23 @@ def aggregate_methods(seed_metrics: list[dict]) -> dict:
             method = metrics["methods"][key]
             per_seed.append({**{k: method[k] for k in SCALAR_KEYS if k in method}, **derived_metrics(method)})
         common = set.intersection(*(set(entry) for entry in per_seed))
-        methods[key] = {name: bootstrap_ci([entry[name] for entry in per_seed]) for name in sorted(common)}
+        methods[key] = {name: t_interval([entry[name] for entry in per_seed]) for name in sorted(common)}
+        for baseline in PAIRED_BASELINES:
+            if {baseline, "kl_1b"} <= common:
+                methods[key][f"{baseline}_minus_kl_1b"] = paired_difference(
+                    [entry[baseline] for entry in per_seed], [entry["kl_1b"] for entry in per_seed])
     return methods
+
+
+def paired_method_differences(seed_metrics: list[dict], key: str = "kl_1b") -> dict:
+    """``"<central> − <other>"`` → the per-seed difference of ``key`` between two methods run on the same traces,
+    with its paired t-interval, for every pair of :data:`METHOD_PAIRS` present in every seed."""
+    differences = {}
+    for central, other in METHOD_PAIRS:
+        if all({central, other} <= set(m["methods"]) for m in seed_metrics):
+            differences[f"{central} − {other}"] = paired_difference(
+                [m["methods"][central][key] for m in seed_metrics], [m["methods"][other][key] for m in seed_metrics])
+    return differences
 
 
 NO_INTERVAL = "—"

@@ -16,6 +16,7 @@ types); every pipeline stage calls it through :mod:`ilola_lib.pipeline.notebook_
 """
 
 import re
+import sys
 from collections.abc import Hashable
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
@@ -407,3 +408,20 @@ def load_params(path: str | Path = "params.yaml") -> dict:
         except yaml.YAMLError as error:
             raise ConfigError(f"{path}: not valid YAML: {error}") from None
     return validate_params(params, str(path))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ilola_lib.pipeline.config [PATH]``: validate a params file; exit 1 with the dotted keys."""
+    paths = (argv if argv is not None else sys.argv[1:]) or ["params.yaml"]
+    try:
+        for path in paths:
+            load_params(path)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{', '.join(paths)}: valid")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,14 +8,22 @@ anywhere stops every stage before any compute, with the dotted key in the messag
 Executed notebooks differ between identical runs only in timestamps, durations, random cell ids
 and kernel details; those are normalised so that DVC and git see no change when nothing changed.
 The executed copy is written atomically.
+
+Papermill's scratch copy lives in a temporary folder outside the repository (``$TMPDIR/ilola-papermill-*``),
+never next to the output, and is removed even when the stage is stopped with SIGTERM or Ctrl-C: a stray
+notebook under ``book/`` would break the ``book`` stage. (After SIGKILL only that temporary folder is left.)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 import nbformat
@@ -43,20 +51,49 @@ def normalise(notebook: dict) -> dict:
     return notebook
 
 
+SCRATCH_PREFIX = "ilola-papermill-"
+
+
 def run_notebook(source: str | Path, output: str | Path, parameters: dict) -> Path:
-    """Execute ``source`` with ``parameters`` (papermill) and write the normalised copy to ``output``."""
+    """Execute ``source`` with ``parameters`` (papermill) and write the normalised copy to ``output``.
+
+    Papermill writes its copy into a temporary folder (removed afterwards, also on SIGTERM, which raises
+    :class:`SystemExit` meanwhile); nothing but ``output`` itself is ever created in ``output``'s folder.
+    """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, scratch = tempfile.mkstemp(suffix=".ipynb", dir=output.parent, prefix=".papermill-")
-    os.close(fd)
-    try:
-        papermill.execute_notebook(str(source), scratch, parameters=parameters, progress_bar=False,
-                                   kernel_name="python3", cwd=os.getcwd())
-        notebook = normalise(json.loads(Path(scratch).read_text(encoding="utf-8")))
-    finally:
-        os.unlink(scratch)
+    with _sigterm_raises_system_exit():
+        scratch_dir = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+        try:
+            scratch = os.path.join(scratch_dir, "executed.ipynb")
+            papermill.execute_notebook(str(source), scratch, parameters=parameters, progress_bar=False,
+                                       kernel_name="python3", cwd=os.getcwd())
+            notebook = normalise(json.loads(Path(scratch).read_text(encoding="utf-8")))
+        finally:
+            shutil.rmtree(scratch_dir, ignore_errors=True)
     nbformat.validate(nbformat.from_dict(notebook))
     return write_text(output, json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+@contextlib.contextmanager
+def _sigterm_raises_system_exit():
+    """Within the block, SIGTERM raises ``SystemExit(143)`` so that ``finally`` blocks (papermill shutting its
+    kernel down, the scratch folder's removal) run; a second SIGTERM is ignored until the block ends, so it
+    cannot interrupt that clean-up. The previous handler is restored afterwards. Only the main thread can
+    handle signals; elsewhere the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        signal.signal(signum, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def main(argv: list[str] | None = None) -> None:

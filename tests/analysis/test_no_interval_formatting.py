@@ -10,7 +10,7 @@ from matplotlib.container import ErrorbarContainer  # noqa: E402
 from ilola_lib.analysis import reports  # noqa: E402
 from ilola_lib.analysis.plotting import kl_comparison, save_figure  # noqa: E402
 from ilola_lib.analysis.poster import poster_table  # noqa: E402
-from ilola_lib.analysis.statistics import bootstrap_ci  # noqa: E402
+from ilola_lib.analysis.statistics import t_interval  # noqa: E402
 from ilola_lib.analysis.summary import format_interval, format_number, markdown_table  # noqa: E402
 from ilola_lib.analysis.targets import load_targets  # noqa: E402
 from ilola_lib.tasks.t1 import experiment as t1  # noqa: E402
@@ -26,7 +26,7 @@ def test_format_interval_and_number_print_a_dash_without_an_interval():
 
 
 def test_markdown_table_of_a_single_seed():
-    methods = {"ilola": {"kl_1b": bootstrap_ci([0.25])}}
+    methods = {"ilola": {"kl_1b": t_interval([0.25])}}
     table = markdown_table(methods, ("kl_1b", "cosine"))
     assert "| `ilola` | 0.25 [—] | — |" in table and "nan" not in table
 

@@ -1,4 +1,4 @@
-"""The statistics module: ddof=1 standard errors, bootstrap and normal intervals, no interval for n < 2."""
+"""The statistics module: ddof=1 standard errors, Student-t, paired and normal intervals, no interval for n < 2."""
 
 import math
 
@@ -9,14 +9,16 @@ import scipy.stats
 from ilola_lib.analysis.statistics import (
     CI_FROM_EPISODES,
     Z_95,
-    bootstrap_ci,
+    above_zero,
     ci_source,
     lies_above,
     mean,
     normal_ci,
+    paired_difference,
     standard_error,
     standard_error_from_population_std,
     summarize_evaluations,
+    t_interval,
 )
 
 
@@ -37,27 +39,25 @@ def test_standard_error_from_a_population_std_equals_the_sample_one():
         standard_error_from_population_std(1.0, 1)
 
 
-def test_bootstrap_ci_has_no_interval_for_a_single_value():
-    assert bootstrap_ci([0.7]) == {"mean": 0.7, "ci95": None}
+def test_t_interval_has_no_interval_for_a_single_value():
+    assert t_interval([0.7]) == {"mean": 0.7, "ci95": None}
 
 
-def test_bootstrap_ci_of_equal_values_is_a_genuine_zero_width_interval():
-    assert bootstrap_ci([3.0, 3.0, 3.0]) == {"mean": 3.0, "ci95": [3.0, 3.0]}
-    assert bootstrap_ci([0.0, 0.0]) == {"mean": 0.0, "ci95": [0.0, 0.0]}
+def test_t_interval_of_equal_values_is_a_genuine_zero_width_interval():
+    assert t_interval([3.0, 3.0, 3.0]) == {"mean": 3.0, "ci95": [3.0, 3.0]}
+    assert t_interval([0.0, 0.0]) == {"mean": 0.0, "ci95": [0.0, 0.0]}
 
 
-def test_bootstrap_ci_covers_the_mean_and_keeps_todays_method():
+def test_t_interval_is_the_student_interval_of_the_mean():
     values = np.random.default_rng(0).normal(1.0, 2.0, size=5)
-    summary = bootstrap_ci(values)
+    summary = t_interval(values)
     low, high = summary["ci95"]
     assert summary["mean"] == pytest.approx(values.mean())
-    assert low < summary["mean"] < high
-    expected = scipy.stats.bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=2000,
-                                     method="percentile", random_state=np.random.default_rng(0)).confidence_interval
-    assert (low, high) == (float(expected.low), float(expected.high))  # percentile, 2000 resamples, seed 0
-    assert bootstrap_ci(values) == summary  # deterministic
+    half = scipy.stats.t.ppf(0.975, 4) * values.std(ddof=1) / np.sqrt(5)  # t_{0.975, 4} = 2.776
+    assert (low, high) == pytest.approx((values.mean() - half, values.mean() + half), rel=1e-12)
+    assert t_interval(values) == summary  # deterministic
     with pytest.raises(ValueError, match="non-finite"):
-        bootstrap_ci([1.0, float("nan")])
+        t_interval([1.0, float("nan")])
 
 
 def test_normal_ci_and_mean():
@@ -74,7 +74,7 @@ def test_summarize_evaluations_uses_episodes_for_a_result_evaluated_once():
     assert summary == {"mean": -97.0, "ci95": normal_ci(-97.0, 0.35), "ci_source": CI_FROM_EPISODES}
     assert ci_source(summary) == "evaluation episodes"
     varying = [{"mean": v, "standard_error": 0.35} for v in (-3.0, -2.0, -7.0)]
-    assert summarize_evaluations(varying) == bootstrap_ci([-3.0, -2.0, -7.0])
+    assert summarize_evaluations(varying) == t_interval([-3.0, -2.0, -7.0])
     assert ci_source(summarize_evaluations(varying)) == "seeds"
     no_spread = summarize_evaluations([{"mean": 1.9}] * 3)
     assert no_spread["ci95"] is None and no_spread["mean"] == 1.9
@@ -85,3 +85,15 @@ def test_lies_above_needs_both_intervals():
     assert lies_above({"ci95": [2.0, 3.0]}, {"ci95": [0.0, 1.0]}) is True
     assert lies_above({"ci95": [0.5, 3.0]}, {"ci95": [0.0, 1.0]}) is False
     assert lies_above({"ci95": None}, {"ci95": [0.0, 1.0]}) is None
+
+
+def test_paired_difference_uses_the_per_seed_differences():
+    first, second = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.9, 2.1, 2.7, 3.9])
+    difference = paired_difference(first, second)
+    assert difference == {**t_interval(first - second), "paired": True}
+    # a common per-seed offset cancels: unpaired intervals overlap, the paired one excludes 0
+    shifted = paired_difference(first + 0.05, first)
+    assert shifted["ci95"] == pytest.approx([0.05, 0.05]) and above_zero(shifted)
+    assert above_zero(paired_difference([1.0], [0.5])) is None
+    with pytest.raises(ValueError, match="one value per seed"):
+        paired_difference([1.0, 2.0], [1.0])

@@ -269,3 +269,13 @@ def test_the_notebook_runner_reads_params_yaml_of_the_working_directory_by_defau
         notebook_runner.main(["missing.ipynb", "out.ipynb"])
     assert "t1.grid_size must be an integer in [2, 6], got 40" in str(exit_info.value.code)
     assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_the_command_line_check_exits_non_zero_naming_the_key(tmp_path, capsys):
+    from ilola_lib.pipeline.config import main
+
+    bad = tmp_path / "params.yaml"
+    bad.write_text(PAPER.read_text().replace("cma_generations: 100", "cma_generatoins: 100"))
+    assert main([str(PAPER)]) == 0
+    assert main([str(bad)]) == 1
+    assert "t1.inverse.cma_generatoins: unknown key" in capsys.readouterr().err

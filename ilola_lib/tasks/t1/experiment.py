@@ -12,8 +12,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ilola_lib.analysis.statistics import bootstrap_ci
-from ilola_lib.analysis.summary import KL_KEYS, aggregate_methods, format_number, format_threshold, markdown_rows
+from ilola_lib.analysis.statistics import t_interval
+from ilola_lib.analysis.summary import (
+    KL_KEYS,
+    aggregate_methods,
+    format_number,
+    format_threshold,
+    markdown_rows,
+    paired_method_differences,
+)
 from ilola_lib.analysis.targets import load_targets
 from ilola_lib.core.metrics import cosine
 from ilola_lib.core.parallel import run_jobs, single_threaded_torch
@@ -208,15 +215,16 @@ def _run_seed(config: dict, seed: int, workers: int) -> dict:
 
 
 def summarize(seed_metrics: list[dict], profile: str) -> dict:
-    """``results/t1/summary.json`` (design §9): metrics as mean and 95% bootstrap CI over seeds (no interval,
+    """``results/t1/summary.json`` (design §9): metrics as mean and 95% t-interval over seeds (no interval,
     ``"ci95": None``, with a single seed)."""
     learners = {}
     for name in seed_metrics[0]["learners"]:
         initial = [np.mean(m["learners"][name]["true_return"][0]) for m in seed_metrics]
         final = [np.mean(m["learners"][name]["true_return"][-1]) for m in seed_metrics]
-        learners[name] = {"return_initial": bootstrap_ci(initial), "return_final": bootstrap_ci(final)}
+        learners[name] = {"return_initial": t_interval(initial), "return_final": t_interval(final)}
     return {"task": "t1", "profile": profile, "seeds": [m["seed"] for m in seed_metrics],
-            "learners": learners, "methods": aggregate_methods(seed_metrics)}
+            "learners": learners, "methods": aggregate_methods(seed_metrics),
+            "paired_kl_1b": paired_method_differences(seed_metrics)}
 
 
 def reward_panels(seed_metric: dict, config: dict, methods=("ma_lfl_exact", "ma_lfl"), agent: int = 0) -> dict:
