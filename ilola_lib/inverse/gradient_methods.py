@@ -55,7 +55,7 @@ def fit_gradient_methods(theta: torch.Tensor, next_theta: torch.Tensor, jacobian
         fitted = fit_weights_and_nuisance(model.subset(fit_pairs), divergence.subset(fit_pairs), omega_a,
                                           nuisance_init, seed, settings["cma_generations"],
                                           settings["cma_popsize"], settings["cma_sigma"], iterations,
-                                          nested=fits.get(nested))
+                                          nested=fits.get(nested), restarts=settings["cma_restarts"])
         fits[key] = fitted
         if model.coupled not in baselines:
             baselines[model.coupled] = baseline_kls(model, divergence, fit_pairs, held_pairs, true_weights,

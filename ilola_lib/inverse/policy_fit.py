@@ -145,13 +145,15 @@ def stage_b_objective(model, divergence, num_agents: int, q: int):
 
 def fit_weights_and_nuisance(model, divergence, omega_init: np.ndarray, nuisance_init: np.ndarray, seed: int,
                              max_generations: int, popsize: int | None = None, sigma0: float = 0.3,
-                             polish_iterations: int = 200, nested: PolicyFit | None = None) -> PolicyFit:
+                             polish_iterations: int = 200, nested: PolicyFit | None = None,
+                             restarts: int = 0) -> PolicyFit:
     """Stage B: CMA-ES over ``x = [ω_1..ω_N, ν]`` from ``(omega_init, nuisance_init)``, then L-BFGS.
 
     Each ``ω_i`` is normalised inside the objective; the best candidate ever evaluated is kept. ``nested``
     is the fit of a model this one contains (the η = 0 fit inside LOLA, its ``log η`` at the lower bound):
     it is polished as a second start, and the start with the lower training loss wins, so the larger model
-    never fits the training pairs worse than the one it contains.
+    never fits the training pairs worse than the one it contains. ``restarts`` are IPOP-CMA-ES restarts
+    (:func:`~ilola_lib.inverse.cmaes.minimize_batched`).
     """
     num_agents, q = omega_init.shape
     split = num_agents * q
@@ -160,7 +162,7 @@ def fit_weights_and_nuisance(model, divergence, omega_init: np.ndarray, nuisance
     unit = omega_init / np.linalg.norm(omega_init, axis=-1, keepdims=True)
     x0 = np.concatenate([unit.reshape(-1), np.asarray(nuisance_init, dtype=float)])
     stds = np.concatenate([np.full(split, 1.0), np.full(len(x0) - split, 3.0)])
-    search = minimize_batched(batched, x0, sigma0, seed, max_generations, popsize, stds)
+    search = minimize_batched(batched, x0, sigma0, seed, max_generations, popsize, stds, restarts=restarts)
     starts = [search.x]
     if nested is not None:
         padding = np.full(model.nuisance_dim - nested.nuisance.size, -LOG_SCALE_BOUND)

@@ -103,6 +103,7 @@ FitPairStride = _integer("fit on every n-th fit pair", 1, 1000)
 LogelRestarts = _integer("random restarts of I-LOGEL", 0, 100)
 CmaGenerations = _integer("CMA-ES generations", 1, 10_000)
 CmaPopsize = _integer("CMA-ES population size", 4, 1024)
+CmaRestarts = _integer("IPOP-CMA-ES restarts of Stage B (0: a single run; each restart doubles the population)", 0, 8)
 CmaSigma = _number("CMA-ES initial step size", gt=0)
 EtaInit = _number("initial learning-rate estimate η of the learner models", gt=0)
 RandomDraws = _integer("random unit ω per KL(rand)", 1, 10_000)
@@ -166,6 +167,7 @@ class InverseFit(_Section):
     logel_restarts: LogelRestarts
     cma_generations: CmaGenerations
     cma_popsize: CmaPopsize
+    cma_restarts: CmaRestarts
     cma_sigma: CmaSigma
     eta_init: EtaInit
     random_draws: RandomDraws

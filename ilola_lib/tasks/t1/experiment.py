@@ -157,19 +157,24 @@ def _analyse(config: dict, seed: int, task: int, kind: str, arrays: dict) -> dic
     return {key + suffix: value for key, value in found.items() if not (suffix and key == "ilola_eta0")}
 
 
-def run_seed(config: dict, seed: int, workers: int = 1) -> dict:
-    """All T1 methods for one seed; returns the seed's metrics (JSON-able).
+# The five independent analyses of a seed, most expensive first; job j ≥ 1 draws from stream ("t1_analysis", j).
+ANALYSES = ("matched_lola", "matched_pg", "ma_spi", "ma_lfl", "ma_lfl_exact")
 
-    The learners run here; the five independent analyses (MA-LfL sampled/exact, Stage A/B on the
-    MA-SPI, naive-gradient and LOLA learners) run on ``workers`` processes. Metrics do not depend
-    on ``workers``. Torch runs single-threaded: on these small tensors threads cost more than they
-    give, and a fixed thread count keeps floating-point results identical.
+
+def run_seed(config: dict, seed: int, workers: int = 1, analyses: tuple[str, ...] = ANALYSES) -> dict:
+    """T1 methods for one seed; returns the seed's metrics (JSON-able).
+
+    The learners run here; the independent ``analyses`` (by default all five of :data:`ANALYSES`: Stage A/B
+    on the LOLA, naive-gradient and MA-SPI learners, MA-LfL on sampled and exact traces) run on ``workers``
+    processes. Metrics do not depend on ``workers`` nor on which other analyses run. Torch runs
+    single-threaded: on these small tensors threads cost more than they give, and a fixed thread count keeps
+    floating-point results identical.
     """
     with single_threaded_torch():
-        return _run_seed(config, seed, workers)
+        return _run_seed(config, seed, workers, analyses)
 
 
-def _run_seed(config: dict, seed: int, workers: int) -> dict:
+def _run_seed(config: dict, seed: int, workers: int, analyses: tuple[str, ...] = ANALYSES) -> dict:
     game, tensors = _game(config)
     weights = torch.as_tensor(game.true_weights, dtype=DTYPE)
     num_phases, alpha = config["num_phases"], config["ma_spi"]["alpha"]
@@ -192,17 +197,17 @@ def _run_seed(config: dict, seed: int, workers: int) -> dict:
     def arrays(trace: TabularTrace, **extra) -> dict:
         return {"logits": trace.logits, "policies": trace.policies, "state_weights": trace.state_weights, **extra}
 
-    jobs = [  # most expensive first
+    jobs = dict(zip(ANALYSES, (
         ("gradient", arrays(traces["lola"], suffix="_matched_lola")),
         ("gradient", arrays(traces["pg"], suffix="_matched_pg")),
         ("gradient", arrays(traces["ma_spi"], suffix="")),
         ("ma_lfl", arrays(spi_sampled, key="ma_lfl")),
         ("ma_lfl", arrays(traces["ma_spi"], key="ma_lfl_exact")),
-    ]
+    )))
     learner_returns = {name: {"true_return": true_returns(tensors, logits, weights)}
                        for name, logits in learners.items()}
-    results = run_jobs(_analysis_task, [(config, seed, task, kind, data) for task, (kind, data)
-                                        in enumerate(jobs, start=1)], workers)
+    results = run_jobs(_analysis_task, [(config, seed, task, *jobs[name]) for task, name in enumerate(ANALYSES, start=1)
+                                        if name in analyses], workers)
     methods = {key: value for found in results for key, value in found.items()}
     return {
         "task": "t1",
