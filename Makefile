@@ -34,11 +34,9 @@ test: $(STAMP)
 
 ifeq ($(PROFILE),paper)
 repro: $(STAMP)
-	$(BIN)/python -m ilola_lib.pipeline.config params.yaml
 	$(DVC) repro $(TARGETS)
 
 reproduce: $(STAMP)
-	$(BIN)/python -m ilola_lib.pipeline.config params.yaml
 	$(DVC) repro --force $(TARGETS)
 else
 repro reproduce: $(STAMP)

@@ -82,6 +82,7 @@ def test_dvc_repro_and_book_build_on_the_smoke_profile(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "didn't change" in again.stdout and "Running stage" not in again.stdout
     _verify_agrees_with_itself_and_flags_a_planted_change(tmp_path, env)
+    _bad_params_stop_dvc_repro_before_compute(tmp_path, env)
 
 
 def _verify_agrees_with_itself_and_flags_a_planted_change(root: Path, env: dict) -> None:
@@ -114,3 +115,28 @@ def test_t2_inverse_metrics_are_byte_identical_for_the_same_seed(tmp_path):
     for name in ("a.json", "b.json"):
         write_json(tmp_path / name, t2_inverse.invert_seed(config, 0, trace)[0])
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def _replace_last(text: str, old: str, new: str) -> str:
+    head, found, tail = text.rpartition(old)
+    assert found, old
+    return head + new + tail
+
+
+def _bad_params_stop_dvc_repro_before_compute(root: Path, env: dict) -> None:
+    """A T1 parameter changes (so T1's stages are due) while the last section, T3, holds an unknown key, a
+    wrong type or an out-of-range value: `dvc repro` fails in its first stage, naming the dotted key, before
+    any output is written."""
+    params = root / "params.yaml"
+    good = params.read_text()
+    changed_t1 = good.replace("random_draws: 2", "random_draws: 3", 1)
+    outputs = sorted((root / "results").rglob("*.json"))
+    before = {path: path.stat().st_mtime_ns for path in outputs}
+    for old, new, key in (("cma_generations: 3", "cma_generatoins: 3", "t3.inverse.cma_generatoins"),
+                          ("mc_samples: 8", "mc_samples: many", "t3.inverse.mc_samples"),
+                          ("cma_sigma: 0.3", "cma_sigma: -0.3", "t3.inverse.cma_sigma")):
+        params.write_text(_replace_last(changed_t1, old, new))
+        run = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=root, env=env, capture_output=True, text=True)
+        assert run.returncode != 0 and key in run.stdout + run.stderr, run.stdout[-2000:] + run.stderr[-2000:]
+    assert {path: path.stat().st_mtime_ns for path in outputs} == before, "a stage wrote outputs despite bad params"
+    params.write_text(good)

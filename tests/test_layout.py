@@ -306,13 +306,29 @@ def _notebook_groups() -> list[str]:
     return [name for name, stages in groups.items() if "cmd" in stages[0] and notebook_command(stages[0]["cmd"])]
 
 
+PARAMS_STAMP = "results/params_check.txt"
+
+
 def test_every_python_stage_runs_a_notebook_through_the_pipeline_runner():
     groups, _ = _pipeline()
     assert len(_notebook_groups()) >= 12
     for name, stages in groups.items():
-        if "python" in stages[0]["cmd"]:
+        if "python" in stages[0]["cmd"] and name != "validate_params":
             command = notebook_command(stages[0]["cmd"])
             assert command and command[0] == "ilola_lib.pipeline.notebook_runner", (name, stages[0]["cmd"])
+
+
+def test_params_are_validated_by_a_stage_every_notebook_stage_waits_for():
+    """`validate_params` checks the whole params.yaml first, so a bad key stops `dvc repro` before any stage runs
+    (and before DVC removes any stage's outputs); its deps cover the config module's imports."""
+    groups, modules = _pipeline()
+    validate = groups["validate_params"][0]
+    assert validate["cmd"].split()[:3] == ["python", "-m", "ilola_lib.pipeline.config"]
+    assert _paths(validate["outs"]) == [PARAMS_STAMP] and validate["params"] == [{"params.yaml": None}]
+    files, missing = reachable_files(["ilola_lib.pipeline.config"], modules)
+    assert not missing and all(any(_under(f, dep) for dep in _paths(validate["deps"])) for f in files)
+    for group in _notebook_groups():
+        assert PARAMS_STAMP in _paths(groups[group][0]["deps"]), group
 
 
 @pytest.mark.parametrize("group", _notebook_groups())

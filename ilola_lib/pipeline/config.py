@@ -15,6 +15,7 @@ A bad file raises :class:`ConfigError` whose message names the file and the dott
 types); every pipeline stage calls it through :mod:`ilola_lib.pipeline.notebook_runner` first.
 """
 
+import argparse
 import re
 import sys
 from collections.abc import Hashable
@@ -25,6 +26,8 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
+
+from ilola_lib.core.io import write_text
 
 
 class ConfigError(ValueError):
@@ -413,15 +416,23 @@ def load_params(path: str | Path = "params.yaml") -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m ilola_lib.pipeline.config [PATH]``: validate a params file; exit 1 with the dotted keys."""
-    paths = (argv if argv is not None else sys.argv[1:]) or ["params.yaml"]
+    """``python -m ilola_lib.pipeline.config [PATH …] [--stamp FILE]``: validate params files (default
+    ``params.yaml``); exit 1 naming the dotted keys. ``--stamp`` writes a constant line to FILE when every file
+    is valid: the first DVC stage does this, so a bad params file stops ``dvc repro`` before any stage (and
+    before DVC removes any stage's outputs), and a valid change does not rerun anything through the stamp."""
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", default=["params.yaml"])
+    parser.add_argument("--stamp", help="file to write when every params file is valid")
+    args = parser.parse_args(argv)
     try:
-        for path in paths:
+        for path in args.paths:
             load_params(path)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    print(f"{', '.join(paths)}: valid")
+    if args.stamp:
+        write_text(args.stamp, "params.yaml: valid (checked by python -m ilola_lib.pipeline.config)\n")
+    print(f"{', '.join(args.paths)}: valid")
     return 0
 
 
