@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch.distributions import Categorical, kl_divergence
 
-from ilola_lib.analysis.statistics import t_interval
+from ilola_lib.analysis.statistics import bootstrap_ci
 from ilola_lib.core.io import load_arrays, save_arrays, write_json
 from ilola_lib.core.metrics import categorical_kl, kl_diagonal_gaussian
 from ilola_lib.core.tabular_trace import TabularTrace
@@ -60,8 +60,8 @@ def test_kl_helpers_are_non_negative_zero_iff_equal_and_match_closed_forms():
     assert float(kl_diagonal_gaussian(mu_p, sd_p, mu_p, sd_p)) == 0.0
 
 
-def test_t_interval_handles_equal_and_single_values():
-    assert t_interval([2.0, 2.0, 2.0]) == {"mean": 2.0, "ci95": [2.0, 2.0]}
-    assert t_interval([2.0]) == {"mean": 2.0, "ci95": None}, "one seed: no interval, not a zero-width one"
-    summary = t_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+def test_bootstrap_ci_handles_equal_and_single_values():
+    assert bootstrap_ci([2.0, 2.0, 2.0]) == {"mean": 2.0, "ci95": [2.0, 2.0]}
+    assert bootstrap_ci([2.0]) == {"mean": 2.0, "ci95": None}, "one seed: no interval, not a zero-width one"
+    summary = bootstrap_ci([1.0, 2.0, 3.0, 4.0, 5.0])
     assert summary["ci95"][0] < summary["mean"] < summary["ci95"][1]

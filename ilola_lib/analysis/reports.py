@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ilola_lib.analysis.statistics import above_zero, summarize_evaluations, t_interval
+from ilola_lib.analysis.statistics import above_zero, bootstrap_ci, summarize_evaluations
 from ilola_lib.analysis.summary import format_interval, format_number, format_threshold, markdown_rows
 from ilola_lib.analysis.targets import IlolaTargets
 
@@ -63,7 +63,7 @@ def induced_normalisers(learner_metrics: list[dict], induced_metrics: list[dict]
             raise ValueError(f"seed {induced['seed']}: R_floor {induced['return_floor']} is not the best trivial "
                              f"return of the learners ({best}: {floor['mean']})")
         floors.append(floor)
-    return {"return_true": t_interval([m["return_true"] for m in induced_metrics]),
+    return {"return_true": bootstrap_ci([m["return_true"] for m in induced_metrics]),
             "return_floor": summarize_evaluations(floors)}
 
 

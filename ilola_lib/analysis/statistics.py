@@ -2,10 +2,10 @@
 
 Two kinds of spread are reported, and every summary says which one its interval measures:
 
-* **over seeds** — :func:`t_interval`, the Student-t interval of the mean over seeds, ``mean ± t_{n−1}·SE``
-  (with 5 seeds a percentile bootstrap under-covers: it cannot be wider than the range of the seeds);
-  values that pair by seed (KL(0) and KL(1b) of one run, two methods on one trace) are compared through
-  the t-interval of their per-seed differences, :func:`paired_difference`;
+* **over seeds** — :func:`bootstrap_ci`, the percentile bootstrap of the mean over seeds (design §6), for single
+  quantities; values that pair by seed (KL(0) and KL(1b) of one run, two methods on one trace) are compared
+  through the Student-t interval of their per-seed differences, :func:`paired_difference` (a t-interval: with
+  5 seeds a percentile bootstrap cannot be wider than the range of the values and under-covers);
 * **over evaluation episodes** — :func:`normal_ci`, the normal interval ``mean ± z·SE`` from the standard
   error of a mean return over evaluation episodes. A baseline evaluated once (the same numbers in every seed)
   has no spread over seeds; its interval comes from its episodes (:func:`summarize_evaluations`).
@@ -29,6 +29,11 @@ import scipy.stats
 CONFIDENCE = 0.95
 # Two-sided 95% quantile of the standard normal distribution, 1.959963984540054.
 Z_95 = float(scipy.stats.norm.ppf(0.5 + CONFIDENCE / 2))
+# Bootstrap settings: the percentile method with 2000 resamples from a seeded generator (deterministic
+# output; the seed is the same for every quantity, so re-running gives byte-identical summaries).
+BOOTSTRAP_METHOD = "percentile"
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
 CI_FROM_SEEDS = "seeds"
 CI_FROM_EPISODES = "evaluation episodes"
 NO_CI_ONE_EVALUATION = "none: one evaluation, its per-episode spread is not recorded"
@@ -79,6 +84,27 @@ def normal_ci(mean: float, se: float | None, confidence: float = CONFIDENCE) -> 
     return [float(mean - z * se), float(mean + z * se)]
 
 
+def bootstrap_ci(values, confidence: float = CONFIDENCE, seed: int = BOOTSTRAP_SEED) -> dict:
+    """Mean and 95% bootstrap CI of ``values`` (one value per seed) as ``{"mean", "ci95"}``.
+
+    ``scipy.stats.bootstrap`` of the mean, percentile method, :data:`BOOTSTRAP_RESAMPLES` resamples, random
+    state ``numpy.random.default_rng(seed)``. With fewer than 2 values there is no interval (``"ci95": None``).
+    With 2 or more equal values the interval is genuinely zero-width, ``[mean, mean]`` (never scipy's ``nan``).
+    """
+    values = _finite(values)
+    center = mean(values)
+    if len(values) < 2:
+        return {"mean": center, "ci95": None}
+    if np.all(values == values[0]):
+        return {"mean": center, "ci95": [center, center]}
+    result = scipy.stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=BOOTSTRAP_RESAMPLES,
+                                   method=BOOTSTRAP_METHOD, random_state=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low = high = center
+    return {"mean": center, "ci95": [float(low), float(high)]}
+
+
 def t_interval(values, confidence: float = CONFIDENCE) -> dict:
     """Mean and Student-t interval of ``values`` (one value per seed) as ``{"mean", "ci95"}``:
     ``mean ± t_{n−1, (1+confidence)/2} · std(values, ddof=1)/sqrt(n)``.
@@ -118,16 +144,16 @@ def _same_in_every_seed(entries: Sequence[dict]) -> bool:
 def summarize_evaluations(entries: Sequence[dict]) -> dict:
     """Summary over seeds of one policy's evaluation results ``{"mean", "standard_error"?}`` (one per seed).
 
-    Results that differ between seeds get the t-interval over seeds (:func:`t_interval`). A result that is
+    Results that differ between seeds get the bootstrap CI over seeds (:func:`bootstrap_ci`). A result that is
     the same in every seed was evaluated once (a baseline that does not depend on the seed): seeds add no
     information, so its interval is the normal one from its evaluation-episode standard error,
     ``{"mean", "ci95": normal_ci(mean, se), "ci_source": "evaluation episodes"}`` — or no interval when the
     result carries no standard error. With a single seed nothing tells a baseline from a seed-dependent policy,
-    and there is no interval (:func:`t_interval` of one value).
+    and there is no interval (:func:`bootstrap_ci` of one value).
     """
     entries = list(entries)
     if not _same_in_every_seed(entries):
-        return t_interval([e["mean"] for e in entries])
+        return bootstrap_ci([e["mean"] for e in entries])
     first = entries[0]
     se = first.get("standard_error")
     if se is None:

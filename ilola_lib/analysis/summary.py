@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ilola_lib.analysis.statistics import paired_difference, t_interval
+from ilola_lib.analysis.statistics import bootstrap_ci, paired_difference
 
 KL_KEYS = ("kl_1a", "kl_1b", "kl_0", "kl_rand")
 # A KL below this is float64 round-off of an exact match: a ratio over it would only divide noise.
@@ -34,9 +34,9 @@ METHOD_PAIRS = (("ilola", "ilogel"), ("ilola", "ilola_eta0"), ("ilola", "ma_lfl"
 
 
 def aggregate_methods(seed_metrics: list[dict]) -> dict:
-    """Mean and 95% Student-t interval over seeds of every scalar metric that every seed reports
-    (:func:`~ilola_lib.analysis.statistics.t_interval`: no interval with a single seed), and the paired
-    differences ``<baseline>_minus_kl_1b`` (:data:`PAIRED_BASELINES`) per seed."""
+    """Mean and 95% bootstrap CI over seeds of every scalar metric that every seed reports
+    (:func:`~ilola_lib.analysis.statistics.bootstrap_ci`: no interval with a single seed), and the paired
+    differences ``<baseline>_minus_kl_1b`` (:data:`PAIRED_BASELINES`) per seed with their t-intervals."""
     methods = {}
     for key in seed_metrics[0]["methods"]:
         per_seed = []
@@ -44,7 +44,7 @@ def aggregate_methods(seed_metrics: list[dict]) -> dict:
             method = metrics["methods"][key]
             per_seed.append({**{k: method[k] for k in SCALAR_KEYS if k in method}, **derived_metrics(method)})
         common = set.intersection(*(set(entry) for entry in per_seed))
-        methods[key] = {name: t_interval([entry[name] for entry in per_seed]) for name in sorted(common)}
+        methods[key] = {name: bootstrap_ci([entry[name] for entry in per_seed]) for name in sorted(common)}
         for baseline in PAIRED_BASELINES:
             if {baseline, "kl_1b"} <= common:
                 methods[key][f"{baseline}_minus_kl_1b"] = paired_difference(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ilola_lib.analysis.reports import induced_normalisers
-from ilola_lib.analysis.statistics import normal_ci, standard_error, t_interval
+from ilola_lib.analysis.statistics import bootstrap_ci, normal_ci, standard_error
 from ilola_lib.tasks.t2 import learn as t2_learn
 from ilola_lib.tasks.t2 import report as t2_report
 from ilola_lib.tasks.t3 import learn as t3_learn
@@ -36,7 +36,7 @@ def test_t3_evaluation_standard_error_is_the_sample_one():
 def test_t3_baselines_use_their_episode_standard_error_and_trained_walkers_the_seeds():
     summary = t3_learn.summarize_learners(t3_learners(), "paper")
     learners = summary["learners"]
-    assert learners["return_trained"] == t_interval(TRAINED)
+    assert learners["return_trained"] == bootstrap_ci(TRAINED)
     for key, baseline in (("return_random", RANDOM), ("return_stand_still", STILL)):
         interval = normal_ci(baseline["mean"], baseline["standard_error"])
         assert learners[key] == {"mean": baseline["mean"], "ci95": interval, "ci_source": "evaluation episodes"}
@@ -66,7 +66,7 @@ def test_induced_floor_evaluated_once_carries_its_episode_interval():
     normalisers = induced_normalisers(learner_metrics, induced, t3_learn.BASELINES)
     assert normalisers["return_floor"]["ci95"] == normal_ci(RANDOM["mean"], RANDOM["standard_error"])
     assert normalisers["return_floor"]["ci_source"] == "evaluation episodes"
-    assert normalisers["return_true"] == t_interval(TRAINED)
+    assert normalisers["return_true"] == bootstrap_ci(TRAINED)
     induced[2]["return_floor"] = -50.0
     with pytest.raises(ValueError, match="R_floor"):
         induced_normalisers(learner_metrics, induced, t3_learn.BASELINES)
@@ -80,7 +80,7 @@ def test_t2_no_op_is_the_same_in_every_seed_and_uniform_random_is_not():
     learners = t2_learn.summarize_learners(seed_metrics, "paper")["learners"]
     assert learners["return_noop"] == {"mean": noop["mean"], "ci95": normal_ci(noop["mean"], noop["standard_error"]),
                                        "ci_source": "evaluation episodes"}
-    assert learners["return_random"] == t_interval([m["return_random"]["mean"] for m in seed_metrics])
+    assert learners["return_random"] == bootstrap_ci([m["return_random"]["mean"] for m in seed_metrics])
     induced = [{"seed": seed, "return_true": m["return_trained"]["mean"], "return_floor": noop["mean"]}
                for seed, m in zip(SEEDS, seed_metrics)]
     floor = induced_normalisers(seed_metrics, induced, t2_report.TRIVIAL_POLICIES)["return_floor"]

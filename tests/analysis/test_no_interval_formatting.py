@@ -10,7 +10,7 @@ from matplotlib.container import ErrorbarContainer  # noqa: E402
 from ilola_lib.analysis import reports  # noqa: E402
 from ilola_lib.analysis.plotting import kl_comparison, save_figure  # noqa: E402
 from ilola_lib.analysis.poster import poster_table  # noqa: E402
-from ilola_lib.analysis.statistics import t_interval  # noqa: E402
+from ilola_lib.analysis.statistics import bootstrap_ci  # noqa: E402
 from ilola_lib.analysis.summary import format_interval, format_number, markdown_table  # noqa: E402
 from ilola_lib.analysis.targets import load_targets  # noqa: E402
 from ilola_lib.tasks.t1 import experiment as t1  # noqa: E402
@@ -26,17 +26,17 @@ def test_format_interval_and_number_print_a_dash_without_an_interval():
 
 
 def test_markdown_table_of_a_single_seed():
-    methods = {"ilola": {"kl_1b": t_interval([0.25])}}
+    methods = {"ilola": {"kl_1b": bootstrap_ci([0.25])}}
     table = markdown_table(methods, ("kl_1b", "cosine"))
     assert "| `ilola` | 0.25 [—] | — |" in table and "nan" not in table
 
 
-def test_poster_table_without_intervals():
+def test_poster_table_withoubootstrap_cis():
     table = poster_table({"t1": {"methods": {"ma_lfl": {"kl_1a": ONE_SEED, "kl_0": ONE_SEED}}}})
     assert "| t1 | `ma_lfl` | kl_1a | ≈ 9e-6 | 0.25 [—] | 0.25 [—] |" in table
 
 
-def test_target_checks_and_stage_comparison_without_intervals():
+def test_target_checks_and_stage_comparison_withoubootstrap_cis():
     methods = {name: {"kl_1a": ONE_SEED, "kl_1b": ONE_SEED, "kl_0": ONE_SEED, "kl_rand": ONE_SEED,
                       "cosine": {"mean": 0.95, "ci95": None}} for name in ("ilola", "ilogel")}
     summary = {"methods": methods}

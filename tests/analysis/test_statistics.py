@@ -10,6 +10,7 @@ from ilola_lib.analysis.statistics import (
     CI_FROM_EPISODES,
     Z_95,
     above_zero,
+    bootstrap_ci,
     ci_source,
     lies_above,
     mean,
@@ -39,13 +40,14 @@ def test_standard_error_from_a_population_std_equals_the_sample_one():
         standard_error_from_population_std(1.0, 1)
 
 
-def test_t_interval_has_no_interval_for_a_single_value():
-    assert t_interval([0.7]) == {"mean": 0.7, "ci95": None}
+def test_bootstrap_ci_has_no_interval_for_a_single_value():
+    assert bootstrap_ci([0.7]) == {"mean": 0.7, "ci95": None}
 
 
-def test_t_interval_of_equal_values_is_a_genuine_zero_width_interval():
-    assert t_interval([3.0, 3.0, 3.0]) == {"mean": 3.0, "ci95": [3.0, 3.0]}
-    assert t_interval([0.0, 0.0]) == {"mean": 0.0, "ci95": [0.0, 0.0]}
+def test_bootstrap_ci_of_equal_values_is_a_genuine_zero_width_interval():
+    assert bootstrap_ci([3.0, 3.0, 3.0]) == {"mean": 3.0, "ci95": [3.0, 3.0]}
+    assert bootstrap_ci([0.0, 0.0]) == {"mean": 0.0, "ci95": [0.0, 0.0]}
+    assert t_interval([3.0, 3.0, 3.0]) == {"mean": 3.0, "ci95": [3.0, 3.0]} and t_interval([1.0])["ci95"] is None
 
 
 def test_t_interval_is_the_student_interval_of_the_mean():
@@ -55,9 +57,17 @@ def test_t_interval_is_the_student_interval_of_the_mean():
     assert summary["mean"] == pytest.approx(values.mean())
     half = scipy.stats.t.ppf(0.975, 4) * values.std(ddof=1) / np.sqrt(5)  # t_{0.975, 4} = 2.776
     assert (low, high) == pytest.approx((values.mean() - half, values.mean() + half), rel=1e-12)
-    assert t_interval(values) == summary  # deterministic
+
+
+def test_bootstrap_ci_keeps_the_percentile_method():
+    values = np.random.default_rng(0).normal(1.0, 2.0, size=5)
+    low, high = bootstrap_ci(values)["ci95"]
+    expected = scipy.stats.bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=2000,
+                                     method="percentile", random_state=np.random.default_rng(0)).confidence_interval
+    assert (low, high) == (float(expected.low), float(expected.high))
+    assert bootstrap_ci(values) == bootstrap_ci(values)  # deterministic
     with pytest.raises(ValueError, match="non-finite"):
-        t_interval([1.0, float("nan")])
+        bootstrap_ci([1.0, float("nan")])
 
 
 def test_normal_ci_and_mean():
@@ -74,7 +84,7 @@ def test_summarize_evaluations_uses_episodes_for_a_result_evaluated_once():
     assert summary == {"mean": -97.0, "ci95": normal_ci(-97.0, 0.35), "ci_source": CI_FROM_EPISODES}
     assert ci_source(summary) == "evaluation episodes"
     varying = [{"mean": v, "standard_error": 0.35} for v in (-3.0, -2.0, -7.0)]
-    assert summarize_evaluations(varying) == t_interval([-3.0, -2.0, -7.0])
+    assert summarize_evaluations(varying) == bootstrap_ci([-3.0, -2.0, -7.0])
     assert ci_source(summarize_evaluations(varying)) == "seeds"
     no_spread = summarize_evaluations([{"mean": 1.9}] * 3)
     assert no_spread["ci95"] is None and no_spread["mean"] == 1.9

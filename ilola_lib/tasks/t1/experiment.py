@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ilola_lib.analysis.statistics import t_interval
+from ilola_lib.analysis.statistics import bootstrap_ci
 from ilola_lib.analysis.summary import (
     KL_KEYS,
     aggregate_methods,
@@ -220,13 +220,13 @@ def _run_seed(config: dict, seed: int, workers: int, analyses: tuple[str, ...] =
 
 
 def summarize(seed_metrics: list[dict], profile: str) -> dict:
-    """``results/t1/summary.json`` (design §9): metrics as mean and 95% t-interval over seeds (no interval,
+    """``results/t1/summary.json`` (design §9): metrics as mean and 95% bootstrap CI over seeds (no interval,
     ``"ci95": None``, with a single seed)."""
     learners = {}
     for name in seed_metrics[0]["learners"]:
         initial = [np.mean(m["learners"][name]["true_return"][0]) for m in seed_metrics]
         final = [np.mean(m["learners"][name]["true_return"][-1]) for m in seed_metrics]
-        learners[name] = {"return_initial": t_interval(initial), "return_final": t_interval(final)}
+        learners[name] = {"return_initial": bootstrap_ci(initial), "return_final": bootstrap_ci(final)}
     return {"task": "t1", "profile": profile, "seeds": [m["seed"] for m in seed_metrics],
             "learners": learners, "methods": aggregate_methods(seed_metrics),
             "paired_kl_1b": paired_method_differences(seed_metrics)}

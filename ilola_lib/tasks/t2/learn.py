@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ilola_lib.analysis.statistics import summarize_evaluations, t_interval
+from ilola_lib.analysis.statistics import bootstrap_ci, summarize_evaluations
 from ilola_lib.analysis.summary import markdown_rows
 from ilola_lib.analysis.targets import load_targets
 from ilola_lib.core.neural_trace import NeuralTrace
@@ -58,7 +58,7 @@ def summarize_learners(seed_metrics: list[dict], profile: str) -> dict:
     learners = {key: summarize_evaluations([m[key] for m in seed_metrics]) for key in RETURN_KEYS}
     improvements = [m["improvement_over_random"] for m in seed_metrics]
     return {"task": "t2", "profile": profile, "seeds": [m["seed"] for m in seed_metrics], "learners": learners,
-            "improvement_over_random": t_interval(improvements),
+            "improvement_over_random": bootstrap_ci(improvements),
             "target_improvement": target,
             "target_met_every_seed": bool(min(improvements) >= target)}
 
