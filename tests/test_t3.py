@@ -21,7 +21,7 @@ CONFIG = {"seeds": [0], "eval_episodes": 20, "workers": 1,
           "ppo": dict(PAPER_T3["ppo"], max_cycles=40, episodes_per_update=4, num_updates=6, update_epochs=2,
                       num_minibatches=2, hidden_size=8, init_log_std=-0.5, normalizer_episodes=2),
           "inverse": dict(held_out_every=2, states_per_pair=8, fit_pair_stride=1, logel_restarts=1,
-                          cma_generations=3, cma_popsize=6, cma_sigma=0.3, eta_init=1.0, random_draws=2,
+                          cma_generations=3, cma_popsize=6, cma_restarts=0, cma_sigma=0.3, eta_init=1.0, random_draws=2,
                           lbfgs_iterations=10, mc_samples=64)}
 
 
