@@ -23,7 +23,7 @@ from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
 from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
 from ilola_lib.tasks.t2.simple_spread import NUM_ACTIONS, observation_dim, true_weights
 
-PAPER_T2 = load_params(Path(__file__).resolve().parents[2] / "params.yaml")["t2"]
+PAPER_T2 = load_params(Path(__file__).resolve().parents[3] / "params.yaml")["t2"]
 
 OBS_DIM = observation_dim()
 

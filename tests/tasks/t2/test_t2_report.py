@@ -25,7 +25,7 @@ from ilola_lib.core.io import write_json  # noqa: E402
 from ilola_lib.pipeline.notebook_runner import run_notebook  # noqa: E402
 from ilola_lib.tasks.t2 import report as t2_report  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SEEDS = [0, 1, 2]
 NUM_AGENTS, NUM_FEATURES, NUM_UPDATES = 3, 5, 6
 TRUE_WEIGHTS = [[0.5, -0.5, 0.0, 0.0, 0.0]] * NUM_AGENTS

@@ -20,7 +20,7 @@ from ilola_lib.tasks.t2.lookahead import state_from_observations
 from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
 from ilola_lib.tasks.t2.simple_spread import BatchedSimpleSpread
 
-PAPER_T2 = load_params(Path(__file__).resolve().parents[1] / "params.yaml")["t2"]
+PAPER_T2 = load_params(Path(__file__).resolve().parents[3] / "params.yaml")["t2"]
 
 SETTINGS = {"lbfgs_iterations": 20, "held_out_every": 2, "states_per_pair": 8, "fit_pair_stride": 1, "logel_restarts": 1, "cma_generations": 3, "cma_popsize": 6, "cma_restarts": 0,
             "cma_sigma": 0.3, "eta_init": 1.0, "random_draws": 2,

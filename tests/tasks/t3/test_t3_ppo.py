@@ -21,7 +21,7 @@ from ilola_lib.pipeline.config import load_params
 from ilola_lib.tasks.t3.multiwalker import ACTION_DIM, OBSERVATION_DIM, MultiWalkerFeatureEnv, true_weights
 from ilola_lib.tasks.t3.ppo import MultiWalkerPPOConfig, collect_episodes, episode_seeds, train_multiwalker_ppo
 
-PAPER_T3 = load_params(Path(__file__).resolve().parents[2] / "params.yaml")["t3"]
+PAPER_T3 = load_params(Path(__file__).resolve().parents[3] / "params.yaml")["t3"]
 
 pytestmark = pytest.mark.filterwarnings("ignore:The old environment creation API:DeprecationWarning")
 

@@ -16,7 +16,7 @@ from ilola_lib.tasks.t3 import report as t3_report
 
 pytestmark = pytest.mark.filterwarnings("ignore:The old environment creation API:DeprecationWarning")
 
-PAPER_T3 = load_params(Path(__file__).resolve().parents[1] / "params.yaml")["t3"]
+PAPER_T3 = load_params(Path(__file__).resolve().parents[3] / "params.yaml")["t3"]
 CONFIG = {"seeds": [0], "eval_episodes": 20, "workers": 1,
           "ppo": dict(PAPER_T3["ppo"], max_cycles=40, episodes_per_update=4, num_updates=6, update_epochs=2,
                       num_minibatches=2, hidden_size=8, init_log_std=-0.5, normalizer_episodes=2),

@@ -18,7 +18,7 @@ from ilola_lib.core.neural_trace import (
 from ilola_lib.pipeline.config import load_params
 from ilola_lib.tasks.t2.ppo import PPOConfig, train_ppo
 
-PAPER_T2 = load_params(Path(__file__).resolve().parents[1] / "params.yaml")["t2"]
+PAPER_T2 = load_params(Path(__file__).resolve().parents[2] / "params.yaml")["t2"]
 
 
 @pytest.fixture(scope="module")
