@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,7 +80,9 @@ def welch(committed: np.ndarray, regenerated: np.ndarray, level: float) -> tuple
     if se == 0:
         equal = difference <= 1e-12 * max(abs(committed.mean()), abs(regenerated.mean()), 1.0)
         return (1.0 if equal else 0.0), 0.0
-    result = scipy.stats.ttest_ind(committed, regenerated, equal_var=False)
+    with warnings.catch_warnings():  # nearly equal samples: scipy warns about precision, the p-value is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = scipy.stats.ttest_ind(committed, regenerated, equal_var=False)
     numerator = (committed.var(ddof=1) / len(committed) + regenerated.var(ddof=1) / len(regenerated)) ** 2
     denominator = ((committed.var(ddof=1) / len(committed)) ** 2 / (len(committed) - 1)
                    + (regenerated.var(ddof=1) / len(regenerated)) ** 2 / (len(regenerated) - 1))

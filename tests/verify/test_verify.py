@@ -39,6 +39,22 @@ def test_a_two_machine_regeneration_of_t1_agrees_on_every_metric():
     assert {c.rule for c in results} == {"exact", "statistical"}
 
 
+def test_a_two_machine_regeneration_of_t2_agrees_although_every_training_diverged():
+    """The full T2 regeneration: KL(0) 0.00901 committed vs 0.00867 regenerated (Welch p = 0.09) is accepted."""
+    committed, regenerated = _load("calibration_t2_two_machines.json")
+    kl_0 = ("t2", "ilola/kl_0")
+    assert committed[kl_0] != regenerated[kl_0]
+    results = compare(committed, regenerated)
+    assert all(c.agree for c in results), [c.metric for c in results if not c.agree]
+
+
+@pytest.mark.parametrize("metric", ["ilogel/cosine", "learners/return_trained"])
+def test_a_planted_ten_percent_shift_of_a_t2_metric_is_rejected(metric):
+    committed, regenerated = _load("calibration_t2_two_machines.json")
+    results = {c.metric: c for c in compare(committed, _shifted(regenerated, ("t2", metric), 1.1))}
+    assert results[metric].agree is False and sum(c.agree is False for c in results.values()) == 1
+
+
 @pytest.mark.parametrize("metric", ["ilogel/cosine", "ma_lfl/kl_1b", "ilogel_matched_pg/cosine"])
 def test_a_planted_ten_percent_shift_is_rejected(metric):
     committed, regenerated = _load("calibration_t1_two_machines.json")
