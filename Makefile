@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= paper
 TASK ?=
-DVC := PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc
+DVC := PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/dvc
 TARGETS := $(if $(TASK),--glob '$(TASK)_*',)
 WORKSPACE := .profiles/$(PROFILE)
 
