@@ -17,14 +17,8 @@ import torch
 
 from ilola_lib.core.parallel import single_threaded_torch
 from ilola_lib.core.policies import CategoricalActor
-from ilola_lib.core.ppo import (
-    FrozenNormalization,
-    PPOHyperparameters,
-    Rollout,
-    frozen_normalization,
-    make_learners,
-    package_versions,
-)
+from ilola_lib.core.ppo import (FrozenNormalization, PPOHyperparameters, Rollout, frozen_normalization, make_learners,
+                                package_versions)
 from ilola_lib.core.ppo_training import PPORun, batch_returns, learning_curve_metadata, train_independent_ppo
 from ilola_lib.core.seeds import learner_seeds
 from ilola_lib.tasks.t2.simple_spread import FEATURE_NAMES, NUM_ACTIONS, NUM_AGENTS, BatchedSimpleSpread, true_weights

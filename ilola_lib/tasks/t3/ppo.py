@@ -28,14 +28,8 @@ import torch
 
 from ilola_lib.core.parallel import single_threaded_torch
 from ilola_lib.core.policies import GaussianActor
-from ilola_lib.core.ppo import (
-    FrozenNormalization,
-    PPOHyperparameters,
-    Rollout,
-    frozen_normalization,
-    make_learners,
-    package_versions,
-)
+from ilola_lib.core.ppo import (FrozenNormalization, PPOHyperparameters, Rollout, frozen_normalization, make_learners,
+                                package_versions)
 from ilola_lib.core.ppo_training import PPORun, batch_returns, learning_curve_metadata, train_independent_ppo
 from ilola_lib.core.seeds import episode_seeds, learner_seeds
 from ilola_lib.tasks.t3.multiwalker import ACTION_DIM, FEATURE_NAMES, MultiWalkerFeatureEnv, Policy, true_weights
