@@ -15,6 +15,10 @@ A :class:`NeuralTrace` holds, for phases ``k = 0..K``:
   actor, the training reward weights ``reward_weights [N, q]``;
 * JSON metadata: config, seed, package versions, architecture, learning curve.
 
+The observation each step reached, before any reset, ``final_observations [K+1, T, E, N, obs_dim]`` (the
+bootstrap point of a truncated episode), and ``terminated [K+1, T, E]`` (the episode ended in a terminal
+state, T3 only) complete the transitions; they are optional so that traces recorded without them still load.
+
 T3 (Gaussian policies, ``metadata["policy"] == "gaussian"``) stores ``actions [K+1, T, E, N, A]``
 (float32) and a ``valid [K+1, T, E]`` mask: each env plays one episode per phase from step 0, padded
 to ``T = max_cycles`` after it ends (padding has zero features and rewards).
@@ -51,7 +55,7 @@ TRACE_ARRAYS = (
     "obs_std",
     "reward_weights",
 )
-OPTIONAL_ARRAYS = ("valid",)
+OPTIONAL_ARRAYS = ("valid", "final_observations", "terminated")
 METADATA_KEY = "metadata_json"
 REQUIRED_METADATA = {"categorical": ("hidden_size", "num_actions"),
                      "gaussian": ("hidden_size", "action_dim", "init_log_std")}
@@ -72,6 +76,8 @@ class NeuralTrace:
     reward_weights: np.ndarray
     metadata: dict
     valid: np.ndarray | None = None
+    final_observations: np.ndarray | None = None
+    terminated: np.ndarray | None = None
 
     @property
     def policy(self) -> str:
@@ -179,6 +185,10 @@ def check_trace_shapes(trace: NeuralTrace) -> None:
         raise ValueError(f"trace dones must be bool, got {trace.dones.dtype}")
     if trace.valid is not None and (trace.valid.shape != trace.dones.shape or trace.valid.dtype != np.bool_):
         raise ValueError(f"trace valid must be bool {trace.dones.shape}, got {trace.valid.dtype} {trace.valid.shape}")
+    for name, shape in (("final_observations", expected["observations"]), ("terminated", expected["dones"])):
+        value = getattr(trace, name)
+        if value is not None and value.shape != shape:
+            raise ValueError(f"trace array {name!r} has shape {value.shape}, expected {shape}")
     if gaussian and trace.valid is None:
         raise ValueError("a Gaussian (T3) trace needs its valid mask")
     required = REQUIRED_METADATA.get(trace.metadata.get("policy", "categorical"))

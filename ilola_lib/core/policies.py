@@ -295,6 +295,19 @@ def gaussian_mean_log_std(
     return mean, log_std
 
 
+def flat_log_prob_and_entropy(
+    actor_template: nn.Module, flat_params: torch.Tensor, obs: torch.Tensor, actions: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log π(a|o; θ)`` and the entropy of ``π(·|o; θ)``, both ``[B]``, at one flat parameter vector ``[d]``
+    for ``obs [B, obs_dim]`` and ``actions [B]`` (categorical) or ``[B, A]`` (Gaussian): the actor's own
+    :meth:`log_prob_and_entropy` as a function of ``θ`` (usable under ``torch.func.grad`` and ``vmap``)."""
+    if isinstance(actor_template, GaussianActor):
+        mean, log_std = gaussian_mean_log_std(actor_template, flat_params, obs)
+        policy = gaussian(mean, log_std)
+        return policy.log_prob(actions.to(mean.dtype)), policy.entropy()
+    return categorical_log_probs_and_entropy(actor_logits(actor_template, flat_params, obs), actions)
+
+
 def gaussian_log_probs(
     actor_template: GaussianActor, flat_params: torch.Tensor, obs: torch.Tensor, actions: torch.Tensor
 ) -> torch.Tensor:

@@ -22,8 +22,8 @@ from ilola_lib.core.ppo import AgentLearner, PPOHyperparameters, Rollout, mean_e
 from ilola_lib.core.seeds import learner_seeds
 
 # Trace arrays taken from every rollout, with their stored dtype (None: the rollout's own).
-BATCH_ARRAYS = {"observations": np.float32, "actions": None, "features": np.float32, "rewards": np.float32,
-                "dones": np.bool_}
+BATCH_ARRAYS = {"observations": np.float32, "final_observations": np.float32, "actions": None,
+                "features": np.float32, "rewards": np.float32, "dones": np.bool_}
 TIMING_KEYS = ("seconds", "steps_per_second")
 
 
@@ -44,8 +44,9 @@ class TraceRecorder:
         self._store("actor_params", phase, np.stack([flatten_params(learner.actor).numpy() for learner in learners]))
         for name, dtype in BATCH_ARRAYS.items():
             self._store(name, phase, getattr(rollout, name).numpy(), dtype)
-        if rollout.valid is not None:
-            self._store("valid", phase, rollout.valid.numpy(), np.bool_)
+        for name in ("valid", "terminated"):
+            if getattr(rollout, name) is not None:
+                self._store(name, phase, getattr(rollout, name).numpy(), np.bool_)
 
     def finish(self, obs_mean: torch.Tensor, obs_std: torch.Tensor, reward_weights: np.ndarray,
                metadata: dict) -> NeuralTrace:
@@ -53,7 +54,8 @@ class TraceRecorder:
         arrays = self.arrays
         return NeuralTrace(arrays["actor_params"], arrays["observations"], arrays["actions"], arrays["features"],
                            arrays["rewards"], arrays["dones"], obs_mean.numpy(), obs_std.numpy(), reward_weights,
-                           metadata, valid=arrays.get("valid"))
+                           metadata, valid=arrays.get("valid"), final_observations=arrays["final_observations"],
+                           terminated=arrays.get("terminated"))
 
 
 def batch_returns(rollout: Rollout) -> dict[str, float]:
