@@ -84,7 +84,7 @@ class PPOHyperparameters:
 
     def to_dict(self) -> dict:
         """JSON-able dict of every field."""
-        return {key: (list(map(list, value)) if key == "reward_weights" else value)
+        return {key: (list(map(list, value)) if key == "reward_weights" and value is not None else value)
                 for key, value in dataclasses.asdict(self).items()}
 
 

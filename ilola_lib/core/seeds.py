@@ -17,6 +17,8 @@ STREAMS = {
     "t2_trace_analysis": 2,      # states sampled per pair, random ω draws of KL(rand)
     "t3_trace_analysis": 3,
     "monte_carlo_kl": 4,         # actions drawn by the Monte-Carlo KL
+    "shadow_critic": 5,          # the observer's shadow critic: initialisation and minibatch order
+    "replay_minibatches": 6,     # the observer's minibatch order of the PPO replay
 }
 LEARNER_STREAMS = ("normalizer", "env", "init", "actions", "minibatches")
 EVALUATION_FIRST_EPISODE_SEED = 1_000_000  # evaluation episodes use seeds from here on, apart from training

@@ -36,7 +36,7 @@ def monte_carlo_kl(held_model, monte_carlo, fit: PolicyFit) -> tuple[float, floa
         return float(mean[0]), float(standard_error[0])
 
 
-def _held_out_kls(key: str, held_model, held_divergence, fits: list[PolicyFit], monte_carlo) -> dict[str, float]:
+def held_out_kls(key: str, held_model, held_divergence, fits: list[PolicyFit], monte_carlo) -> dict[str, float]:
     """``key`` (mean over ``fits`` of the held-out KL) and, with ``monte_carlo``, ``key_mc`` and ``key_mc_se``.
 
     The standard error of a mean over several fits is the mean of their standard errors (an upper bound:
@@ -62,15 +62,15 @@ def baseline_kls(model, divergence, fit_pairs, held_pairs, true_omega: np.ndarra
     no_update = PolicyFit(true_omega, np.zeros(0), np.nan)
     held_monte_carlo = None if monte_carlo is None else monte_carlo.subset(held_pairs)
     return {
-        **_held_out_kls("kl_1a", held_model, held_divergence, [truth], held_monte_carlo),
-        **_held_out_kls("kl_0", NoUpdateModel(no_update_logits[held_pairs]), held_divergence, [no_update],
+        **held_out_kls("kl_1a", held_model, held_divergence, [truth], held_monte_carlo),
+        **held_out_kls("kl_0", NoUpdateModel(no_update_logits[held_pairs]), held_divergence, [no_update],
                         held_monte_carlo),
-        **_held_out_kls("kl_rand", held_model, held_divergence, random_fits, held_monte_carlo),
+        **held_out_kls("kl_rand", held_model, held_divergence, random_fits, held_monte_carlo),
     }
 
 
 def recovered_kl(model, divergence, held_pairs, recovered: PolicyFit, monte_carlo=None) -> dict[str, float]:
     """KL(1b): the recovered ``(ω̂, ν̂)`` on ``held_pairs`` (and its Monte-Carlo estimate, see
     :func:`baseline_kls`)."""
-    return _held_out_kls("kl_1b", model.subset(held_pairs), divergence.subset(held_pairs), [recovered],
+    return held_out_kls("kl_1b", model.subset(held_pairs), divergence.subset(held_pairs), [recovered],
                          None if monte_carlo is None else monte_carlo.subset(held_pairs))

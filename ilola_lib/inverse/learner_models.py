@@ -4,8 +4,10 @@ Every model maps reward weights ``ω [P, N, q]`` (unit-normalised per agent insi
 parameters ``ν [P, n_ν]`` (log learning rates, log η, log scales) to predicted next logits
 ``[P, K, N, d]`` for the ``K`` update pairs it holds — one batched call for a whole CMA-ES population.
 
-* :class:`GradientLearnerModel` — design §5.2/§5.3: ``θ_i^k + α_i [Ψ_ii ω_i + η Σ_{j≠i} Σ_mn ω_im ω_jn T_ij^{mn}]``
-  with ``ν = (log α_1..log α_N[, log η])``; ``coupled=False`` is the naive (Stage A / η = 0) model.
+* :class:`GradientLearnerModel` — design §5.2/§5.3: ``θ_i^k + α_i [b_i + Ψ_ii ω_i + η Σ_{j≠i} Σ_mn ω_im ω_jn T_ij^{mn}]``
+  with ``ν = (log α_1..log α_N[, log η])``; ``coupled=False`` is the naive (Stage A / η = 0) model; the offset
+  ``b`` is zero except in the linearised PPO replay (``Ψ`` its Jacobian in ``ω``, ``b`` its value minus ``Ψ ω₀``).
+* :class:`ReplayStepModel` — ``θ_i^k + c_i Δθ_i^k`` for one replayed update ``Δθ`` (a fixed ``ω``), ``ν = log c``.
 * :class:`SoftPolicyIterationModel` — design §4/§5.1: ``(c_i Q^φ_i ω_i + Q^H_i)/α`` (the MA-SPI step,
   linear in the reward) with ``ν = (log c_1..log c_N)``.
 """
@@ -32,21 +34,26 @@ class GradientLearnerModel:
     """
 
     def __init__(self, theta: torch.Tensor, jacobians: torch.Tensor, lola: torch.Tensor | None = None,
-                 coupled: bool = False):
+                 coupled: bool = False, offset: torch.Tensor | None = None):
         assert theta.shape == jacobians.shape[:-1], f"θ {tuple(theta.shape)} vs Ψ {tuple(jacobians.shape)}"
         assert not coupled or lola is not None, "the coupled (LOLA) model needs the T tensors"
+        assert offset is None or offset.shape == theta.shape, f"offset {tuple(offset.shape)} vs θ {tuple(theta.shape)}"
         self.theta, self.jacobians, self.lola, self.coupled = theta, jacobians, lola, coupled
+        self.offset = offset
         self._rows = None
         self.num_agents = theta.shape[1]
         self.nuisance_dim = self.num_agents + int(coupled)
 
     def subset(self, pairs) -> "GradientLearnerModel":
         lola = None if self.lola is None else self.lola[pairs]
-        return GradientLearnerModel(self.theta[pairs], self.jacobians[pairs], lola, self.coupled)
+        offset = None if self.offset is None else self.offset[pairs]
+        return GradientLearnerModel(self.theta[pairs], self.jacobians[pairs], lola, self.coupled, offset)
 
     def update_direction(self, omega: torch.Tensor, eta: torch.Tensor | None) -> torch.Tensor:
         """``Ψ_ii ω_i + η Σ_j Σ_mn ω_im ω_jn T_ij^{mn}`` as ``[P, K, N, d]`` for unit ``ω [P, N, q]``."""
         direction = torch.einsum("kidq,piq->pkid", self.jacobians, omega)
+        if self.offset is not None:
+            direction = direction + self.offset
         if self.coupled:
             num_pairs, num, dim = self.theta.shape
             q = omega.shape[2]
@@ -75,6 +82,8 @@ class GradientLearnerModel:
         and the returned function maps nuisance ``[P, n_ν]`` (row p for ``ω[p]``) to logits."""
         omega = unit_weights(omega)
         gradient = torch.einsum("kidq,piq->pkid", self.jacobians, omega)
+        if self.offset is not None:
+            gradient = gradient + self.offset
         ones = torch.ones(omega.shape[0], dtype=omega.dtype)
         coupling = self.update_direction(omega, ones) - gradient if self.coupled else None
 
@@ -86,6 +95,26 @@ class GradientLearnerModel:
             return self.theta + alpha * (gradient + eta * coupling)
 
         return predict
+
+
+class ReplayStepModel:
+    """``θ_i^k + c_i Δθ_i^k``: updates ``Δθ [K, N, d]`` replayed for one fixed ``ω``, scaled per agent
+    (``ν = (log c_1..log c_N)``); the prediction does not depend on the ``ω`` it is given."""
+
+    def __init__(self, theta: torch.Tensor, steps: torch.Tensor):
+        assert theta.shape == steps.shape, f"θ {tuple(theta.shape)} vs Δθ {tuple(steps.shape)}"
+        self.theta, self.steps = theta, steps
+        self.num_agents = theta.shape[1]
+        self.nuisance_dim = self.num_agents
+
+    def subset(self, pairs) -> "ReplayStepModel":
+        return ReplayStepModel(self.theta[pairs], self.steps[pairs])
+
+    def predict(self, omega: torch.Tensor, nuisance: torch.Tensor) -> torch.Tensor:
+        return self.for_weights(omega)(nuisance)
+
+    def for_weights(self, omega: torch.Tensor):
+        return lambda nuisance: self.theta + torch.exp(nuisance)[:, None, :, None] * self.steps
 
 
 class SoftPolicyIterationModel:

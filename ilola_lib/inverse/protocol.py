@@ -19,9 +19,19 @@ def split_pairs(num_pairs: int, held_out_every: int = 4) -> tuple[np.ndarray, np
 
 
 
-def analysed_pairs(num_pairs: int, held_out_every: int, fit_pair_stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The pairs analysed — every held-out pair and every ``fit_pair_stride``-th fit pair, in order — and the
-    positions of the fit and held-out ones among them."""
+def first_analysed_pair(num_pairs: int, warm_up_fraction: float) -> int:
+    """The warm-up rule: pairs ``k < warm_up_fraction · K`` are left out of every fit and every score."""
+    return int(np.ceil(warm_up_fraction * num_pairs))
+
+
+def analysed_pairs(num_pairs: int, held_out_every: int, fit_pair_stride: int,
+                   warm_up_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs analysed — every held-out pair and every ``fit_pair_stride``-th fit pair after the warm-up
+    (:func:`first_analysed_pair`), in order — and the positions of the fit and held-out ones among them."""
     fit_pairs, held_pairs = split_pairs(num_pairs, held_out_every)
+    first = first_analysed_pair(num_pairs, warm_up_fraction)
+    fit_pairs, held_pairs = fit_pairs[fit_pairs >= first], held_pairs[held_pairs >= first]
+    if not len(fit_pairs) or not len(held_pairs):
+        raise ValueError(f"the warm-up rule (pairs k < {first} left out) leaves no fit or no held-out pair")
     pairs = np.sort(np.concatenate([fit_pairs[::fit_pair_stride], held_pairs]))
     return pairs, np.flatnonzero(~np.isin(pairs, held_pairs)), np.flatnonzero(np.isin(pairs, held_pairs))

@@ -1,5 +1,6 @@
-"""Inversion of a recorded neural learning trace (design §5.2–5.3, §6): I-LOGEL, I-LOLA and its η = 0
-ablation on the observer's data, scored on held-out pairs.
+"""Inversion of a recorded neural learning trace (design §5.2–5.4, §6): I-LOGEL, I-LOLA and its η = 0
+ablation on the observer's data, on two learner models (the PPO replay and the GPOMDP gradient step), scored on
+held-out pairs.
 
 Every method is scored on the same states: ``M`` joint observations sampled once per pair from ``D_{k+1}``.
 The policy family of the trace (categorical or diagonal Gaussian) selects the log-probabilities and the
@@ -27,6 +28,7 @@ from ilola_lib.inverse.network_policy_space import (
     sampled_gradient_tensors,
 )
 from ilola_lib.inverse.protocol import analysed_pairs
+from ilola_lib.inverse.replay_methods import explained_fraction, fit_replay_methods
 
 LOG_PROBS = {"categorical": actor_log_probs, "gaussian": gaussian_log_probs}
 DIVERGENCES = {"categorical": CategoricalNetworkDivergence, "gaussian": GaussianNetworkDivergence}
@@ -126,16 +128,22 @@ class TraceAnalysis:
 
     @classmethod
     def of(cls, trace: NeuralTrace, settings: dict, rng: np.random.Generator) -> "TraceAnalysis":
-        pairs, fit, held = analysed_pairs(trace.num_phases, settings["held_out_every"], settings["fit_pair_stride"])
+        pairs, fit, held = analysed_pairs(trace.num_phases, settings["held_out_every"], settings["fit_pair_stride"],
+                                          settings["warm_up_fraction"])
         sample = sample_states(trace, pairs, settings["states_per_pair"], rng)
         return cls(pairs, fit, held, sample, templates_of(trace), np.asarray(trace.reward_weights, dtype=np.float64),
                    rng)
 
 
+GPOMDP_SUFFIX = "_gpomdp"
+
+
 def gradient_methods_on_trace(trace: NeuralTrace, analysis: TraceAnalysis, settings: dict, seed: int,
-                              monte_carlo_samples: int = 0) -> tuple[dict, dict]:
-    """``ilogel``, ``ilola`` and ``ilola_eta0`` (design §5.2–5.3) with held-out KLs (and, if
-    ``monte_carlo_samples``, their Monte-Carlo estimates), and the seconds the tensors and the fits took."""
+                              monte_carlo_samples: int = 0) -> tuple[dict, dict, dict]:
+    """``ilogel``, ``ilola`` and ``ilola_eta0`` on the PPO replay learner model
+    (:mod:`ilola_lib.inverse.replay_methods`) and the same three on the GPOMDP gradient-step model of design
+    §5.2–5.3 (keys with ``_gpomdp``), with held-out KLs (and, if ``monte_carlo_samples``, their Monte-Carlo
+    estimates); the learner-model ladder (KL(1a) and EF(1a) per learner model) and the seconds each part took."""
     seconds, start = {}, time.perf_counter()
     model = gradient_model(trace, analysis.templates, analysis.pairs, float(trace.metadata["config"]["gamma"]),
                            coupled=True)
@@ -148,11 +156,16 @@ def gradient_methods_on_trace(trace: NeuralTrace, analysis: TraceAnalysis, setti
         generator = stream_torch_generator(seed, "monte_carlo_kl")
         monte_carlo = MonteCarloGaussianDivergence(analysis.templates, divergence.observations,
                                                    divergence.next_params, monte_carlo_samples, generator)
-    methods = fit_gradient_methods(model.theta, next_theta, model.jacobians, model.lola, divergence, analysis.fit,
-                                   analysis.held, analysis.truth, recovery_scores(analysis.truth), analysis.rng,
-                                   settings, seed, monte_carlo)
-    seconds["ilogel_ilola"] = time.perf_counter() - start
-    return methods, seconds
+    recovery = recovery_scores(analysis.truth)
+    gpomdp = fit_gradient_methods(model.theta, next_theta, model.jacobians, model.lola, divergence, analysis.fit,
+                                  analysis.held, analysis.truth, recovery, analysis.rng, settings, seed, monte_carlo)
+    seconds["gpomdp_methods"] = time.perf_counter() - start
+    methods, ladder, replay_seconds = fit_replay_methods(trace, analysis, divergence, model.lola, settings, seed,
+                                                         recovery, monte_carlo)
+    ladder["gpomdp"] = {"kl_1a": gpomdp["ilogel"]["kl_1a"],
+                        "ef_1a": explained_fraction(gpomdp["ilogel"]["kl_1a"], gpomdp["ilogel"]["kl_0"])}
+    methods.update({f"{key}{GPOMDP_SUFFIX}": value for key, value in gpomdp.items()})
+    return methods, ladder, {**seconds, **replay_seconds}
 
 
 def inverse_metrics(task: str, seed: int, trace: NeuralTrace, methods: dict, **extra) -> dict:

@@ -54,6 +54,7 @@ from ilola_lib.pipeline.fields import (
     VfCoef,
     Workers,
     check_held_out,
+    check_warm_up,
     check_samples,
     cross_field_error,
     integer_field,
@@ -183,6 +184,8 @@ class TraceInverse(InverseFit):
     held_out_every: HeldOutEvery
     states_per_pair: StatesPerPair
     fit_pair_stride: FitPairStride
+    replay_linearisations: integer_field("re-linearisations of the PPO replay at each new Stage B estimate", 0, 10)
+    warm_up_fraction: number_field("pairs k < fraction · K are left out of every fit and score", ge=0, lt=0.9)
 
 
 class T2Inverse(TraceInverse):
@@ -201,6 +204,7 @@ class NeuralTask(Section):
     @model_validator(mode="after")
     def _pairs_fit_and_held_out(self) -> Self:
         check_held_out(self.task_key, self.ppo.num_updates, self.inverse.held_out_every)
+        check_warm_up(self.task_key, self.ppo.num_updates, self.inverse.held_out_every, self.inverse.warm_up_fraction)
         return self
 
 

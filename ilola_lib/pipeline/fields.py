@@ -3,6 +3,8 @@ with their ranges and descriptions, seeds, and the cross-field checks the sectio
 
 from __future__ import annotations
 
+import math
+
 import re
 from typing import Annotated, Any
 
@@ -105,6 +107,14 @@ def check_held_out(task: str, num_updates: int, every: int) -> None:
     if num_updates < 2 * every:
         raise cross_field_error(f"{task}.ppo.num_updates ({num_updates}) must be ≥ 2 × {task}.inverse.held_out_every "
                            f"({every}) so that pairs are both fitted and held out")
+
+
+def check_warm_up(task: str, num_updates: int, every: int, fraction: float) -> None:
+    first = math.ceil(fraction * num_updates)
+    kept = range(first, num_updates)
+    if not any(k % every == every - 1 for k in kept) or not any(k % every != every - 1 for k in kept):
+        raise cross_field_error(f"{task}.inverse.warm_up_fraction ({fraction}) leaves no fit or no held-out pair "
+                                f"of {num_updates} updates")
 
 
 def check_samples(key: str, samples: int) -> None:

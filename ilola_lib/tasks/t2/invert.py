@@ -123,18 +123,19 @@ def ma_lfl_on_trace(trace: NeuralTrace, templates: list, sample: StateSample, fi
 def invert_trace(trace: NeuralTrace, settings: dict, seed: int) -> dict:
     """``ilogel``, ``ilola``, ``ilola_eta0`` and ``ma_lfl`` on one PPO trace, and the seconds each part took."""
     analysis = TraceAnalysis.of(trace, settings, stream_rng(seed, "t2_trace_analysis"))
-    methods, seconds = gradient_methods_on_trace(trace, analysis, settings, seed)
+    methods, ladder, seconds = gradient_methods_on_trace(trace, analysis, settings, seed)
     start = time.perf_counter()
     methods["ma_lfl"] = ma_lfl_on_trace(trace, analysis.templates, analysis.sample, analysis.fit, analysis.held,
                                         {**settings["ma_lfl"], "random_draws": settings["random_draws"],
                                          "lbfgs_iterations": settings["lbfgs_iterations"]}, seed, analysis.rng,
                                         recovery_scores(analysis.truth))
     seconds["ma_lfl"] = time.perf_counter() - start
-    return {"methods": methods, "seconds": seconds}
+    return {"methods": methods, "learner_models": ladder, "seconds": seconds}
 
 
 def invert_seed(config: dict, seed: int, trace: NeuralTrace) -> tuple[dict, dict]:
     """One seed's inverse metrics (deterministic, JSON-ready) and the seconds each part took."""
     with single_threaded_torch():
         result = invert_trace(trace, config["inverse"], seed)
-    return inverse_metrics("t2", seed, trace, result["methods"]), result["seconds"]
+    return (inverse_metrics("t2", seed, trace, result["methods"], learner_models=result["learner_models"]),
+            result["seconds"])

@@ -1,0 +1,203 @@
+"""I-LOGEL, I-LOLA and its η = 0 ablation on the PPO replay learner model, with held-out KLs (design §5.4).
+
+The observer trains its shadow critic along the trace (:mod:`ilola_lib.inverse.shadow_critic`) and replays the
+learners' PPO updates on ``A(ω) = A^φ ω`` (:mod:`ilola_lib.inverse.replay_model`). Per method:
+
+* ``ilogel`` — Stage A: LOGEL (design §5.2) on the first-step surrogate Jacobians ``Ψ̃`` preconditioned by the
+  replay's Adam scale, ``Δθ^k ≈ α^k P^k ⊙ Ψ̃^k ω``; its learner model is that linear model.
+* ``ilola_eta0`` — Stage B on the replay: ``θ̂^{k+1} = θ^k + c_i Δθ_i^k(ω)``, ``Δθ(ω)`` linearised around the current
+  estimate (CMA-ES + L-BFGS on the linearisation), re-linearised at the new estimate ``replay_linearisations``
+  times; the last linearisation point is the estimate, where the model is the exact replay.
+* ``ilola`` — the same plus the LOLA coupling ``η c_i P^k ⊙ Σ_j Σ_mn ω_im ω_jn T_ij^{mn}`` (the GPOMDP ``T`` of
+  design §5.3, preconditioned like the replay's own steps); the η = 0 fit is nested in it.
+
+Every KL is held out; KL(1a) and KL(rand) replay the update with ``ω*`` and with random ``ω`` (each candidate
+carrying its own Adam moments), their step scale ``c`` fitted on the fit pairs. ``learner_models`` reports
+KL(1a) and EF(1a) = 1 − KL(1a)/KL(0) of each learner model, the ladder of what each ingredient explains.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ilola_lib.core.neural_trace import NeuralTrace
+from ilola_lib.core.seeds import stream_torch_generator
+from ilola_lib.inverse.evaluation import held_out_kls, random_unit_weights
+from ilola_lib.inverse.learner_models import GradientLearnerModel, NoUpdateModel, ReplayStepModel
+from ilola_lib.inverse.policy_fit import PolicyFit, fit_nuisance, fit_weights_and_nuisance, held_out_kl
+from ilola_lib.inverse.replay_model import (
+    ReplayTrace,
+    finite_difference_candidates,
+    linearise,
+    replay_along_trace,
+    surrogate_jacobians,
+)
+from ilola_lib.inverse.shadow_critic import CriticSettings, shadow_feature_advantages
+from ilola_lib.inverse.stage_a import fit_logel
+
+FINITE_DIFFERENCE_STEP = 0.05  # on unit weights; small against the curvature of the replay in ω
+
+
+def explained_fraction(kl: float, kl_0: float) -> float:
+    """EF = 1 − KL/KL(0): the part of the observed policy change a learner model explains."""
+    return float(1.0 - kl / kl_0)
+
+
+def coupled_directions(lola: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    """``Σ_j Σ_mn ω_im ω_jn T_ij^{mn}`` ``[K, N, d]`` for unit ``ω [N, q]`` and ``T [K, N, N, d, q, q]``."""
+    return torch.einsum("kijdmn,im,jn->kid", lola, omega, omega)
+
+
+def fit_at(model, divergence, fit_pairs, omega: np.ndarray, iterations: int) -> PolicyFit:
+    """``model``'s nuisance (step scales) fitted on the fit pairs at fixed ``ω`` ``[N, q]``."""
+    return fit_nuisance(model.subset(fit_pairs), divergence.subset(fit_pairs), omega, np.zeros(model.nuisance_dim),
+                        max_iterations=iterations)
+
+
+class HeldOutScorer:
+    """Held-out KLs of fitted models (and their Monte-Carlo estimates, given a ``monte_carlo`` divergence)."""
+
+    def __init__(self, divergence, held_pairs, monte_carlo=None):
+        self.divergence, self.held = divergence.subset(held_pairs), held_pairs
+        self.monte_carlo = None if monte_carlo is None else monte_carlo.subset(held_pairs)
+
+    def __call__(self, key: str, model, fits: list[PolicyFit]) -> dict[str, float]:
+        return held_out_kls(key, model.subset(self.held), self.divergence, fits, self.monte_carlo)
+
+
+def _linear_model(theta, linearisation, lola, coupled: bool, pairs) -> GradientLearnerModel:
+    """The linearised replay (plus the preconditioned coupling) on the analysed ``pairs``."""
+    preconditioned = None
+    if coupled:
+        preconditioned = lola * linearisation.preconditioners[pairs].to(lola.dtype)[:, :, None, :, None, None]
+    return GradientLearnerModel(theta, linearisation.jacobians[pairs], preconditioned, coupled,
+                                linearisation.offset[pairs])
+
+
+def fit_replay_methods(trace: NeuralTrace, analysis, divergence, lola: torch.Tensor, settings: dict, seed: int,
+                       recovery, monte_carlo=None) -> tuple[dict, dict, dict]:
+    """Metrics of ``ilogel``, ``ilola_eta0`` and ``ilola`` on the replay model, the learner-model ladder and the
+    seconds each part took. ``lola`` is ``T`` ``[P, N, N, d, q, q]`` on ``analysis.pairs``; a ``monte_carlo``
+    divergence over the same pairs adds Monte-Carlo estimates of every KL."""
+    seconds, start = {}, time.perf_counter()
+    shadow = shadow_feature_advantages(trace, CriticSettings.from_config(trace.metadata["config"]),
+                                       stream_torch_generator(seed, "shadow_critic"))
+    replay = ReplayTrace.of(trace, analysis.templates, shadow, stream_torch_generator(seed, "replay_minibatches"))
+    seconds["shadow_critic"] = time.perf_counter() - start
+
+    pairs, fit, held, truth = analysis.pairs, analysis.fit, analysis.held, analysis.truth
+    iterations, num_agents = settings["lbfgs_iterations"], trace.num_agents
+    score = HeldOutScorer(divergence, held, monte_carlo)
+    theta = torch.as_tensor(trace.actor_params[pairs], dtype=torch.float64)
+    deltas = (torch.as_tensor(trace.actor_params[pairs + 1], dtype=torch.float64) - theta).numpy()
+    no_update = score("kl_0", NoUpdateModel(theta), [PolicyFit(truth, np.zeros(0), np.nan)])
+
+    start = time.perf_counter()
+    surrogate = surrogate_jacobians(replay, pairs)
+    omega_surrogate = _stage_a(deltas, surrogate, fit, analysis.rng, settings)
+    draws = random_unit_weights(analysis.rng, settings["random_draws"], *truth.shape)
+    candidates = finite_difference_candidates(omega_surrogate, FINITE_DIFFERENCE_STEP)
+    replayed = replay_along_trace(replay, torch.as_tensor(np.concatenate([candidates, truth[None], draws])))
+    seconds["replay_pass_1"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    linearisation = linearise(replayed, candidates)
+    preconditioned = surrogate * linearisation.preconditioners[pairs].to(torch.float64)[..., None]
+    replay_steps = replayed.steps[:, pairs]
+    truth_replay = ReplayStepModel(theta, replay_steps[len(candidates)])
+    random_replays = [ReplayStepModel(theta, replay_steps[len(candidates) + 1 + r]) for r in range(len(draws))]
+    replay_baselines = {
+        **no_update,
+        **score("kl_1a", truth_replay, [fit_at(truth_replay, divergence, fit, truth, iterations)]),
+        **_mean_over_draws(score, "kl_rand", [(m, fit_at(m, divergence, fit, w, iterations))
+                                              for m, w in zip(random_replays, draws)]),
+    }
+    ladder = {"replay": {"kl_1a": replay_baselines["kl_1a"]}}
+    for name, jacobians in (("surrogate", surrogate), ("surrogate_adam", preconditioned)):
+        model = GradientLearnerModel(theta, jacobians)
+        ladder[name] = {"kl_1a": score("kl_1a", model, [fit_at(model, divergence, fit, truth, iterations)])["kl_1a"]}
+
+    omega_a = _stage_a(deltas, preconditioned, fit, analysis.rng, settings)
+    naive_a = GradientLearnerModel(theta, preconditioned)
+    random_fits = fit_nuisance(naive_a.subset(fit), divergence.subset(fit), draws, np.zeros(num_agents),
+                               max_iterations=iterations)
+    results = {"ilogel": {
+        **no_update,
+        **score("kl_1a", naive_a, [fit_at(naive_a, divergence, fit, truth, iterations)]),
+        **score("kl_rand", naive_a, random_fits),
+        **score("kl_1b", naive_a, [fit_at(naive_a, divergence, fit, omega_a, iterations)]),
+        **recovery(omega_a)}}
+    seconds["stage_a"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    fits, models = _stage_b(replay, theta, lola, linearisation, omega_a, divergence, pairs, fit, settings, seed)
+    seconds["stage_b"] = time.perf_counter() - start
+    for key in STAGE_B_KEYS:
+        results[key] = {**replay_baselines, **score("kl_1b", models[key], [fits[key]]), **recovery(fits[key].omega),
+                        "fit_loss": fits[key].loss, "step_scale": np.exp(fits[key].nuisance[:num_agents]).tolist()}
+    results["ilola"]["eta"] = float(np.exp(fits["ilola"].nuisance[-1]))
+    kl_0 = no_update["kl_0"]
+    for entry in ladder.values():
+        entry["ef_1a"] = explained_fraction(entry["kl_1a"], kl_0)
+    ladder["shadow_critic_explained_variance"] = float(np.mean(shadow.explained_variance))
+    return results, ladder, seconds
+
+
+STAGE_B_KEYS = ("ilola_eta0", "ilola")
+
+
+def _stage_b(replay, theta, lola, linearisation, omega_a, divergence, pairs, fit, settings, seed):
+    """Stage B on the linearised replay, re-linearised at each new estimate; the last round fits the nuisance
+    only, at the last linearisation point (where the linearisation is the exact replay). Returns the fits and
+    the models they were fitted on, by key."""
+    iterations, num_agents = settings["lbfgs_iterations"], theta.shape[1]
+    log_eta = float(np.log(_comparable_eta(linearisation, lola, pairs, fit)))
+    linearisations = dict.fromkeys(STAGE_B_KEYS, linearisation)
+    starts = {"ilola_eta0": np.zeros(num_agents), "ilola": np.append(np.zeros(num_agents), log_eta)}
+    omegas = dict.fromkeys(STAGE_B_KEYS, omega_a)
+    fits, models = {}, {}
+    rounds = settings["replay_linearisations"]
+    for round_ in range(rounds + 1):
+        for key in STAGE_B_KEYS:
+            coupled = key == "ilola"
+            model = _linear_model(theta, linearisations[key], lola, coupled, pairs)
+            fit_model, fit_divergence = model.subset(fit), divergence.subset(fit)
+            if round_ == rounds:
+                fits[key] = fit_nuisance(fit_model, fit_divergence, linearisations[key].omega, starts[key],
+                                         max_iterations=iterations)
+            else:
+                fits[key] = fit_weights_and_nuisance(fit_model, fit_divergence, omegas[key], starts[key], seed,
+                                                     settings["cma_generations"], settings["cma_popsize"],
+                                                     settings["cma_sigma"], iterations,
+                                                     nested=fits.get("ilola_eta0") if coupled else None,
+                                                     restarts=settings["cma_restarts"])
+            models[key], omegas[key], starts[key] = model, fits[key].omega, fits[key].nuisance
+        if round_ < rounds:
+            population = [finite_difference_candidates(omegas[key], FINITE_DIFFERENCE_STEP) for key in STAGE_B_KEYS]
+            replayed = replay_along_trace(replay, torch.as_tensor(np.concatenate(population)))
+            linearisations = {key: linearise(replayed, population[index], first=index * len(population[0]))
+                              for index, key in enumerate(STAGE_B_KEYS)}
+    return fits, models
+
+
+def _mean_over_draws(score, key, scored_fits) -> dict[str, float]:
+    """``score`` of each (model, fit), averaged over draws (each draw has its own replayed model)."""
+    values = [score(key, model, [fitted]) for model, fitted in scored_fits]
+    return {name: float(np.mean([v[name] for v in values])) for name in values[0]}
+
+
+def _stage_a(deltas: np.ndarray, jacobians: torch.Tensor, fit, rng, settings) -> np.ndarray:
+    """LOGEL per agent on the fit pairs: ``ω̂ [N, q]``."""
+    return np.array([fit_logel(deltas[fit, i], jacobians[fit, i].numpy(), rng, settings["logel_restarts"])[0]
+                     for i in range(deltas.shape[1])])
+
+
+def _comparable_eta(linearisation, lola, pairs, fit) -> float:
+    """``η`` at which the coupling and the replayed step have the same median size on the fit pairs."""
+    omega = torch.as_tensor(linearisation.omega / np.linalg.norm(linearisation.omega, axis=-1, keepdims=True))
+    coupling = coupled_directions(lola[fit], omega) * linearisation.preconditioners[pairs][fit].to(torch.float64)
+    ratio = linearisation.steps[pairs][fit].norm(dim=-1) / coupling.norm(dim=-1).clamp_min(1e-300)
+    return float(ratio.median())
