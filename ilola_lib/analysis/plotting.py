@@ -163,3 +163,25 @@ def per_agent_scatter_figure(values: dict[str, np.ndarray], ylabel: str, title: 
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def learner_model_ladder(ladder: dict, title: str):
+    """EF(1a) per learner model (left) and the cosine of the weights recovered on it (right), 95% CI error bars;
+    ``ladder`` as :func:`ilola_lib.analysis.summary.aggregate_learner_models` returns it."""
+    names = [name for name, entry in ladder.items() if isinstance(entry, dict) and "ef_1a" in entry]
+    labels = [ladder[name]["label"] for name in names]
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 0.6 * len(names) + 1.8), sharey=True)
+    for ax, key, xlabel in ((axes[0], "ef_1a", "EF(1a) = 1 − KL(1a)/KL(0), held out"),
+                            (axes[1], "cosine", "cosine(ω̂, ω*) of the method fitted on it")):
+        values = [ladder[n].get(key) for n in names]
+        means = np.array([v["mean"] if v else np.nan for v in values])
+        lows, highs = (np.array([_ci_bound(v, side) for v in values]) for side in (0, 1))
+        errors = np.vstack([means - lows, highs - means])
+        ax.barh(np.arange(len(names)), means, xerr=errors, capsize=3, color="tab:blue")
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        ax.set_xlabel(xlabel)
+    axes[0].set_yticks(np.arange(len(names)), labels)
+    axes[0].invert_yaxis()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

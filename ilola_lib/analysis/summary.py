@@ -14,7 +14,8 @@ SCALAR_KEYS = KL_KEYS + MONTE_CARLO_KEYS + ("cosine", "epic", "eta", "induced_no
 
 
 def derived_metrics(method: dict) -> dict:
-    """Headline ratios of design §6 for one seed: ``KL(1b)/KL(1a)`` and ``1 − KL(1b)/KL(0)``.
+    """Headline ratios of design §6 for one seed: ``KL(1b)/KL(1a)``, ``explained_fraction`` EF(1b) = ``1 − KL(1b)/KL(0)``
+    and ``ef_1a`` = ``1 − KL(1a)/KL(0)`` (how much of the held-out change the learner model explains with ``ω*``).
 
     A ratio whose denominator is at round-off level (``< KL_RESOLUTION``) does not apply and is left out.
     """
@@ -23,6 +24,7 @@ def derived_metrics(method: dict) -> dict:
         derived["kl_ratio_1b_1a"] = method["kl_1b"] / method["kl_1a"]
     if method.get("kl_0", 0.0) > KL_RESOLUTION:
         derived["explained_fraction"] = 1.0 - method["kl_1b"] / method["kl_0"]
+        derived["ef_1a"] = 1.0 - method["kl_1a"] / method["kl_0"]
     return derived
 
 
@@ -30,7 +32,7 @@ def derived_metrics(method: dict) -> dict:
 # reward predicts the held-out updates better than no update.
 PAIRED_BASELINES = ("kl_0", "kl_rand")
 # Methods compared on KL(1b), paired by seed: (central, other) → KL(1b)_central − KL(1b)_other.
-METHOD_PAIRS = (("ilola", "ilogel"), ("ilola", "ilola_eta0"), ("ilola", "ma_lfl"))
+METHOD_PAIRS = (("ilola", "ilogel"), ("ilola", "ilola_eta0"), ("ilola", "ma_lfl"), ("ilola", "ilola_gpomdp"))
 
 
 def aggregate_methods(seed_metrics: list[dict]) -> dict:
@@ -102,3 +104,30 @@ def markdown_table(methods: dict, columns: tuple[str, ...]) -> str:
         [f"`{key}`", *(format_interval(metrics[c]) if c in metrics else "—" for c in columns)]
         for key, metrics in methods.items()))
 
+
+
+# The learner models of the ladder, from the poster's gradient step to the PPO replay, each with the method whose
+# recovered weights it carries (the cosine of the ladder).
+LEARNER_MODELS = {"gpomdp": ("GPOMDP gradient step (the poster's model)", "ilola_gpomdp"),
+                  "surrogate": ("first-step PPO surrogate on shadow-critic advantages", None),
+                  "surrogate_adam": ("the same, Adam-preconditioned (Stage A)", "ilogel"),
+                  "replay": ("PPO update replay (Stage B)", "ilola")}
+
+
+def aggregate_learner_models(seed_metrics: list[dict]) -> dict:
+    """Per learner model of :data:`LEARNER_MODELS`: mean and 95% bootstrap CI over seeds of its held-out KL(1a) and
+    EF(1a), and the cosine of the method fitted on it; plus the shadow critic's explained variance."""
+    ladder = {}
+    for name, (label, method) in LEARNER_MODELS.items():
+        if not all(name in m.get("learner_models", {}) for m in seed_metrics):
+            continue
+        entry = {"label": label, **{key: bootstrap_ci([m["learner_models"][name][key] for m in seed_metrics])
+                                    for key in ("kl_1a", "ef_1a")}}
+        if method is not None:
+            entry["method"] = method
+            entry["cosine"] = bootstrap_ci([m["methods"][method]["cosine"] for m in seed_metrics])
+        ladder[name] = entry
+    if all("shadow_critic_explained_variance" in m.get("learner_models", {}) for m in seed_metrics):
+        ladder["shadow_critic_explained_variance"] = bootstrap_ci(
+            [m["learner_models"]["shadow_critic_explained_variance"] for m in seed_metrics])
+    return ladder

@@ -30,7 +30,8 @@ class T1Targets:
 class IlolaTargets:
     """An issue's bars for I-LOLA Stage B (means over seeds)."""
 
-    ratio_1b_1a_max: float
+    ef_1a_min: float
+    ef_1b_over_ef_1a_min: float
     cosine_min: float
     induced_normalized_min: float
 
@@ -55,6 +56,9 @@ class BenchmarkTargets:
     t2_pipeline_seconds_max: float
     t3_pipeline_seconds_max: float
     t2_ppo_seed_seconds_max: float
+    replay_batched_speedup_min: float
+    t2_invert_seconds_max: float
+    t3_invert_seconds_max: float
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ilola_lib.analysis import reports
 from ilola_lib.analysis.reports import common_seeds, induced_normalisers, per_seed_methods
-from ilola_lib.analysis.summary import aggregate_methods, paired_method_differences
+from ilola_lib.analysis.summary import aggregate_learner_models, aggregate_methods, paired_method_differences
 from ilola_lib.analysis.targets import load_targets
 from ilola_lib.tasks.t2.learn import summarize_learners
 
@@ -27,7 +27,8 @@ def summarize(learner_metrics: list[dict], inverse_metrics: list[dict], induced_
             "learners": summarize_learners(learner_metrics, profile)["learners"],
             "induced": induced_normalisers(learner_metrics, induced_metrics, TRIVIAL_POLICIES),
             "methods": aggregate_methods(per_seed_methods(inverse_metrics, induced_metrics)),
-            "paired_kl_1b": paired_method_differences(inverse_metrics)}
+            "paired_kl_1b": paired_method_differences(inverse_metrics),
+            "learner_models": aggregate_learner_models(inverse_metrics)}
 
 
 def target_checks(summary: dict) -> list[dict]:

@@ -37,7 +37,8 @@ def summarize(learner_metrics: list[dict], inverse_metrics: list[dict], induced_
             "beats_stand_still_every_seed": learners["beats_stand_still_every_seed"],
             "induced": induced_normalisers(learner_metrics, induced_metrics, BASELINES),
             "methods": aggregate_methods(per_seed_methods(inverse_metrics, induced_metrics)),
-            "paired_kl_1b": paired_method_differences(inverse_metrics)}
+            "paired_kl_1b": paired_method_differences(inverse_metrics),
+            "learner_models": aggregate_learner_models(inverse_metrics)}
 
 
 def _bound(summary: dict, side: int) -> float | None:
