@@ -50,7 +50,7 @@ def test_a_missing_unknown_or_non_numeric_key_is_an_error_naming_it():
     text = TARGETS_YAML.read_text(encoding="utf-8")
     assert parse_targets(text) == load_targets()
     with pytest.raises(ValueError, match=r"missing keys \['t2.ilola.cosine_min'\]"):
-        parse_targets(re.sub(r"\n    cosine_min: 0\.9 .*", "", text))
+        parse_targets(re.sub(r"\n    cosine_min: 0\.97 .*", "", text))
     with pytest.raises(ValueError, match=r"unknown keys \['t3.cosine_typo'\]"):
         parse_targets(text.replace("t3:  #", "t3:\n  cosine_typo: 0.8  #", 1))
     with pytest.raises(ValueError, match="t1.matched_cosine_min must be a number"):

@@ -31,7 +31,7 @@ NUM_AGENTS, NUM_FEATURES, NUM_UPDATES = 3, 5, 6
 TRUE_WEIGHTS = [[0.5, -0.5, 0.0, 0.0, 0.0]] * NUM_AGENTS
 # per-seed KL(1a), KL(1b), KL(0), KL(rand), cosine and normalised induced return of a method
 GOOD = {"kl_1a": [1.00, 1.10, 0.90], "kl_1b": [1.05, 1.12, 0.95], "kl_0": [5.0, 5.5, 4.8],
-        "kl_rand": [8.0, 8.5, 7.9], "cosine": [0.95, 0.97, 0.93], "induced_normalized": [0.9, 0.85, 0.95]}
+        "kl_rand": [8.0, 8.5, 7.9], "cosine": [0.98, 0.99, 0.975], "induced_normalized": [0.9, 0.86, 0.95]}
 BAD = {"kl_1a": [1.00, 1.10, 0.90], "kl_1b": [1.5, 1.6, 1.4], "kl_0": [1.3, 2.6, 1.6],
        "kl_rand": [1.4, 2.7, 1.3], "cosine": [0.5, 0.7, 0.3], "induced_normalized": [0.3, 0.1, 0.5]}
 
@@ -96,11 +96,11 @@ def test_summarize_refuses_inputs_of_different_seeds():
 def test_target_checks_flag_each_target(values, met):
     summary = t2_report.summarize(*synthetic_seeds(ilola=values), "smoke")
     checks = t2_report.target_checks(summary)
-    assert len(checks) == 5
-    assert [c["met"] for c in checks] == [met] * 5
-    assert checks[0]["measured"] == pytest.approx(summary["methods"]["ilola"]["kl_ratio_1b_1a"]["mean"])
+    assert len(checks) == 6
+    assert [c["met"] for c in checks] == [met] * 6
+    assert checks[0]["measured"] == pytest.approx(summary["methods"]["ilola"]["ef_1a"]["mean"])
     table = reports.checks_markdown(checks)
-    assert table.count("**missed**") == (0 if met else 5) and table.count("| hit |") == (5 if met else 0)
+    assert table.count("**missed**") == (0 if met else 6) and table.count("| hit |") == (6 if met else 0)
 
 
 def test_stage_comparison_decides_on_the_paired_difference():
