@@ -54,3 +54,14 @@ def test_coupled_directions_contract_both_agents_weights():
 def test_explained_fraction():
     assert explained_fraction(0.25, 1.0) == 0.75
     assert explained_fraction(2.0, 1.0) == -1.0
+
+
+def test_warm_up_rule_leaves_early_pairs_out_of_fit_and_score():
+    from ilola_lib.inverse.protocol import analysed_pairs
+
+    pairs, fit, held = analysed_pairs(20, 4, 1, warm_up_fraction=0.3)
+    assert pairs.min() == 6 and set(pairs[held]) == {7, 11, 15, 19} and 6 in pairs[fit]
+    everything, _, _ = analysed_pairs(20, 4, 1)
+    assert everything.min() == 0
+    with pytest.raises(ValueError, match="warm-up"):
+        analysed_pairs(8, 4, 1, warm_up_fraction=0.9)

@@ -135,7 +135,8 @@ def test_a_wrong_type_names_its_key(paper, key, value, expected):
     ("t2.ppo.clip_coef", 0.0), ("t2.ppo.ent_coef", -0.01), ("t2.ppo.max_grad_norm", 0),
     ("t2.inverse.states_per_pair", 1), ("t2.inverse.ma_lfl.potential_degree", 3), ("t2.inverse.ma_lfl.rollouts", 0),
     ("t3.ppo.init_log_std", 9.0), ("t3.ppo.max_cycles", 9), ("t3.ppo.normalizer_episodes", 0),
-    ("t3.inverse.mc_samples", 1), ("t3.inverse.held_out_every", 1),
+    ("t3.inverse.mc_samples", 1), ("t3.inverse.held_out_every", 1), ("t3.inverse.warm_up_fraction", 0.95),
+    ("t2.inverse.replay_linearisations", 11),
 ])
 def test_an_out_of_range_value_names_its_key(paper, key, value):
     message = refused(with_value(paper, key, value))
@@ -222,6 +223,8 @@ def test_a_seed_of_two_to_the_64_in_yaml_is_refused(tmp_path):
     ({"t1.held_out_every": 13}, "t1.num_phases (12) must be ≥ t1.held_out_every (13)"),
     ({"t2.ppo.num_updates": 7}, "t2.ppo.num_updates (7) must be ≥ 2 × t2.inverse.held_out_every (4)"),
     ({"t3.ppo.num_updates": 5}, "t3.ppo.num_updates (5) must be ≥ 2 × t3.inverse.held_out_every (4)"),
+    ({"t3.inverse.warm_up_fraction": 0.89, "t3.ppo.num_updates": 10},
+     "t3.inverse.warm_up_fraction (0.89) leaves no fit or no held-out pair of 10 updates"),
     ({"t2.ppo.num_steps": 30}, "t2.ppo.num_steps (30) must be a multiple of t2.ppo.max_cycles (25)"),
     ({"t2.ppo.max_cycles": 20}, "t2.ppo.num_steps (25) must be a multiple of t2.ppo.max_cycles (20)"),
     ({"t2.ppo.num_minibatches": 7}, "t2.ppo.num_minibatches (7) must divide t2.ppo.num_envs × t2.ppo.num_steps (1600)"),
