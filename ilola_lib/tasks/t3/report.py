@@ -15,6 +15,7 @@ from ilola_lib.analysis.reports import common_seeds, induced_normalisers, per_se
 from ilola_lib.analysis.statistics import ci_source, lies_above
 from ilola_lib.analysis.summary import (
     KL_KEYS,
+    aggregate_learner_models,
     aggregate_methods,
     format_interval,
     markdown_rows,

@@ -23,7 +23,7 @@ from ilola_lib.tasks.t2.simple_spread import BatchedSimpleSpread
 PAPER_T2 = load_params(Path(__file__).resolve().parents[3] / "params.yaml")["t2"]
 
 SETTINGS = {"lbfgs_iterations": 20, "held_out_every": 2, "states_per_pair": 8, "fit_pair_stride": 1, "logel_restarts": 1, "cma_generations": 3, "cma_popsize": 6, "cma_restarts": 0,
-            "cma_sigma": 0.3, "eta_init": 1.0, "random_draws": 2,
+            "cma_sigma": 0.3, "eta_init": 1.0, "random_draws": 2, "replay_linearisations": 1, "warm_up_fraction": 0.0,
             "ma_lfl": {"potential_degree": 1, "rollouts": 1}}
 
 
@@ -76,11 +76,14 @@ def test_phase_batch_and_lfl_rows_have_consistent_shapes(tiny_trace):
 
 def test_all_four_methods_run_end_to_end_on_a_tiny_ppo_trace(tiny_trace):
     result = invert_trace(tiny_trace, SETTINGS, seed=1)
-    assert set(result["methods"]) == {"ilogel", "ilola", "ilola_eta0", "ma_lfl"}
+    stages = {"ilogel", "ilola", "ilola_eta0"}
+    assert set(result["methods"]) == stages | {f"{key}_gpomdp" for key in stages} | {"ma_lfl"}
     for metrics in result["methods"].values():
         assert all(math.isfinite(metrics[k]) for k in ("kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine"))
         assert -1.0 <= metrics["cosine"] <= 1.0 and len(metrics["cosine_per_agent"]) == 3
     # every method is scored on the same held-out states, so they share the no-update floor
     floors = {round(m["kl_0"], 6) for m in result["methods"].values()}
     assert len(floors) == 1, floors
-    assert set(result["seconds"]) == {"tensors", "ilogel_ilola", "ma_lfl"}
+    assert set(result["seconds"]) == {"tensors", "gpomdp_methods", "shadow_critic", "replay_pass_1", "stage_a",
+                                      "stage_b", "ma_lfl"}
+    assert {"gpomdp", "surrogate", "surrogate_adam", "replay"} <= set(result["learner_models"])

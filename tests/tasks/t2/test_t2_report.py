@@ -16,6 +16,7 @@ from ilola_lib.analysis import reports  # noqa: E402
 from ilola_lib.analysis.plotting import (  # noqa: E402
     induced_curves_figure,
     kl_comparison,
+    learner_model_ladder,
     learning_curves_figure,
     per_agent_scatter_figure,
     save_figure,
@@ -57,12 +58,15 @@ def synthetic_seeds(ilola: dict = GOOD, others: dict = BAD) -> tuple[list[dict],
         learners.append({"task": "t2", "seed": seed, **returns, "improvement_over_random": 0.5,
                          "learning_curve": np.linspace(-28.0, -14.0, NUM_UPDATES + 1).tolist()})
         entries = {name: _method(ilola if name == "ilola" else others, index, rng)
-                   for name in ("ilogel", "ilola", "ilola_eta0", "ma_lfl")}
+                   for name in ("ilogel", "ilola", "ilola_eta0", "ilola_gpomdp", "ma_lfl")}
+        ladder = {name: {"kl_1a": 1.0 + 0.1 * rank, "ef_1a": 0.6 - 0.1 * rank}
+                  for rank, name in enumerate(("replay", "surrogate_adam", "surrogate", "gpomdp"))}
         inverse.append({"task": "t2", "seed": seed, "feature_names": [f"f{j}" for j in range(NUM_FEATURES)],
                         "true_weights": TRUE_WEIGHTS, "methods": {k: v[0] for k, v in entries.items()},
-                        "seconds": {"tensors": 1.0, "ilogel_ilola": 1.0, "ma_lfl": 1.0}})
+                        "learner_models": {**ladder, "shadow_critic_explained_variance": 0.9 + 0.01 * index}})
         inverse[-1]["methods"]["ilola"].update(eta=0.1, fit_loss=0.2, cma_fit_loss=0.2)
-        induced.append({"task": "t2", "seed": seed, "methods": {k: v[1] for k, v in entries.items()},
+        induced.append({"task": "t2", "seed": seed, "methods": {k: v[1] for k, v in entries.items()
+                                                                if not k.endswith("_gpomdp")},
                         "return_true": -14.0 + index, "return_floor": -26.0 + index})
     return learners, inverse, induced
 
@@ -73,7 +77,9 @@ def test_summarize_gives_the_results_contract_shape_with_means_over_seeds():
     assert summary["task"] == "t2" and summary["profile"] == "smoke" and summary["seeds"] == SEEDS
     assert set(summary["learners"]) == {"return_trained", "return_random", "return_noop"}
     assert summary["learners"]["return_trained"]["mean"] == pytest.approx(-13.0)
-    assert list(summary["methods"]) == ["ilola", "ilola_eta0", "ilogel", "ma_lfl"]
+    assert list(summary["methods"]) == ["ilola", "ilola_eta0", "ilogel", "ilola_gpomdp", "ma_lfl"]
+    assert summary["learner_models"]["replay"]["ef_1a"]["mean"] == pytest.approx(0.6)
+    assert summary["learner_models"]["replay"]["cosine"]["mean"] == pytest.approx(np.mean(GOOD["cosine"]))
     for name, values in (("ilola", GOOD), ("ma_lfl", BAD)):
         method = summary["methods"][name]
         for key, per_seed in values.items():
@@ -127,6 +133,7 @@ def test_report_figures_build_and_save(tmp_path):
         induced_curves_figure(curves, t2_report.return_baselines(summary), "induced"),
         per_agent_scatter_figure(reports.per_agent_cosines(inverse), "cosine", "cosines", threshold=0.9),
         learning_curves_figure(curves["true reward"], {"random": -28.0}, "learners"),
+        learner_model_ladder(summary["learner_models"], "ladder"),
     ]
     for index, fig in enumerate(figures):
         save_figure(fig, tmp_path / f"fig{index}.png")
