@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ilola_lib.analysis.statistics import bootstrap_ci, paired_difference
+from ilola_lib.core.metrics import explained_fraction
 
 KL_KEYS = ("kl_1a", "kl_1b", "kl_0", "kl_rand")
 # A KL below this is float64 round-off of an exact match: a ratio over it would only divide noise.
@@ -23,8 +24,8 @@ def derived_metrics(method: dict) -> dict:
     if method.get("kl_1a", 0.0) > KL_RESOLUTION:
         derived["kl_ratio_1b_1a"] = method["kl_1b"] / method["kl_1a"]
     if method.get("kl_0", 0.0) > KL_RESOLUTION:
-        derived["explained_fraction"] = 1.0 - method["kl_1b"] / method["kl_0"]
-        derived["ef_1a"] = 1.0 - method["kl_1a"] / method["kl_0"]
+        derived["explained_fraction"] = explained_fraction(method["kl_1b"], method["kl_0"])
+        derived["ef_1a"] = explained_fraction(method["kl_1a"], method["kl_0"])
     return derived
 
 

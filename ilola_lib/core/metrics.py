@@ -43,3 +43,9 @@ def pearson_distance(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float
     rho = (weights @ (xc * yc)) / np.sqrt((weights @ xc**2) * (weights @ yc**2))
     return float(np.sqrt(max(0.0, (1.0 - rho) / 2.0)))
 
+
+
+def explained_fraction(kl: float, kl_0: float) -> float:
+    """EF = 1 − KL/KL(0): the part of the observed held-out policy change a prediction explains (1: all of it,
+    0: no better than predicting no update, negative: worse)."""
+    return float(1.0 - kl / kl_0)

@@ -263,23 +263,41 @@ class AgentBatch:
     returns: torch.Tensor  # [B]
 
 
-def actor_minibatch_step(learner: AgentLearner, batch: AgentBatch, index: torch.Tensor,
-                         config: PPOHyperparameters) -> dict[str, float]:
-    """One clipped-surrogate Adam step of the actor on minibatch ``index [M]``; returns its stats."""
-    log_probs, entropy = learner.actor.log_prob_and_entropy(batch.observations[index], batch.actions[index])
-    log_ratio = log_probs - batch.old_log_probs[index]
+def clipped_surrogate_loss(log_probs: torch.Tensor, entropy: torch.Tensor, old_log_probs: torch.Tensor,
+                           advantages: torch.Tensor, config) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """PPO's actor loss on one minibatch (Schulman et al. 2017, eq. 7, plus the entropy bonus):
+    ``mean max(−Â r, −Â clip(r, 1 ± ε)) − c_H mean H`` with ``r = exp(log π − log π_old)`` and ``Â`` the advantages
+    normalised over the minibatch if ``config.normalize_advantages``. All inputs ``[M]``; ``config`` needs
+    ``clip_coef``, ``ent_coef`` and ``normalize_advantages``. Returns ``(loss, policy_loss, log_ratio)``."""
+    log_ratio = log_probs - old_log_probs
     ratio = log_ratio.exp()
-    advantages = batch.advantages[index]
     if config.normalize_advantages:
         advantages = (advantages - advantages.mean()) / (advantages.std() + ADVANTAGE_EPS)
     clipped_ratio = ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)
     policy_loss = torch.max(-advantages * ratio, -advantages * clipped_ratio).mean()
-    loss = policy_loss - config.ent_coef * entropy.mean()
+    return policy_loss - config.ent_coef * entropy.mean(), policy_loss, log_ratio
+
+
+def minibatch_indices(batch_size: int, update_epochs: int, num_minibatches: int,
+                      generator: torch.Generator) -> list[torch.Tensor]:
+    """The minibatches of one update, in the order they are taken: per epoch a fresh permutation of
+    ``range(batch_size)`` (from ``generator``) split into chunks of ``ceil(batch_size / num_minibatches)``."""
+    size = -(-batch_size // num_minibatches)
+    return [index for _ in range(update_epochs) for index in torch.randperm(batch_size, generator=generator).split(size)]
+
+
+def actor_minibatch_step(learner: AgentLearner, batch: AgentBatch, index: torch.Tensor,
+                         config: PPOHyperparameters) -> dict[str, float]:
+    """One clipped-surrogate Adam step of the actor on minibatch ``index [M]``; returns its stats."""
+    log_probs, entropy = learner.actor.log_prob_and_entropy(batch.observations[index], batch.actions[index])
+    loss, policy_loss, log_ratio = clipped_surrogate_loss(log_probs, entropy, batch.old_log_probs[index],
+                                                          batch.advantages[index], config)
     learner.actor_optimizer.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(learner.actor.parameters(), config.max_grad_norm)
     learner.actor_optimizer.step()
     with torch.no_grad():
+        ratio = log_ratio.exp()
         return {
             "policy_loss": float(policy_loss),
             "entropy": float(entropy.mean()),
@@ -303,19 +321,14 @@ def update_agent(learner: AgentLearner, batch: AgentBatch, config: PPOHyperparam
                  generator: torch.Generator) -> dict[str, float]:
     """``update_epochs`` passes of ``num_minibatches`` shuffled minibatches; returns stats averaged over
     minibatches."""
-    batch_size = batch.advantages.shape[0]
-    minibatch_size = -(-batch_size // config.num_minibatches)
     totals: dict[str, float] = {}
-    num_minibatches = 0
-    for _ in range(config.update_epochs):
-        permutation = torch.randperm(batch_size, generator=generator)
-        for index in permutation.split(minibatch_size):
-            stats = {**actor_minibatch_step(learner, batch, index, config),
-                     **critic_minibatch_step(learner, batch, index, config)}
-            for key, value in stats.items():
-                totals[key] = totals.get(key, 0.0) + value
-            num_minibatches += 1
-    return {key: value / num_minibatches for key, value in totals.items()}
+    minibatches = minibatch_indices(batch.advantages.shape[0], config.update_epochs, config.num_minibatches, generator)
+    for index in minibatches:
+        stats = {**actor_minibatch_step(learner, batch, index, config),
+                 **critic_minibatch_step(learner, batch, index, config)}
+        for key, value in stats.items():
+            totals[key] = totals.get(key, 0.0) + value
+    return {key: value / len(minibatches) for key, value in totals.items()}
 
 
 @torch.no_grad()

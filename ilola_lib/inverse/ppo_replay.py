@@ -7,15 +7,14 @@ function of ``θ``:
     for each epoch, for each minibatch ``b`` of a shuffled order:
         L(θ) = mean_b max(−Â_b r_b(θ), −Â_b clip(r_b(θ), 1 ± ε)) − c_H mean_b H(π(·|o_b; θ)),
         r_b(θ) = π(a_b|o_b; θ) / π(a_b|o_b; θ^k),   Â = (A − mean_b A) / (std_b A + 1e-8)  (per minibatch),
-        g = clip_norm(∇L(θ) − η c, max_grad_norm),   θ, m, v ← Adam(θ, g; m, v)
+        g = clip_norm(∇L(θ), max_grad_norm),   θ, m, v ← Adam(θ, g; m, v)
 
-(Schulman et al. 2017, eq. 7; Kingma & Ba 2015, Algorithm 1 with PyTorch's ``eps`` placement). ``c`` is an
-optional ascent direction added to every minibatch gradient (the LOLA coupling of I-LOLA). Given the
+(Schulman et al. 2017, eq. 7; Kingma & Ba 2015, Algorithm 1 with PyTorch's ``eps`` placement). Given the
 learner's own advantages, Adam moments and minibatch order, the replay reproduces its ``Δθ``
 (``tests/inverse/test_ppo_replay.py``). The observer has none of these: it replays on advantages from
 its shadow critic (:mod:`ilola_lib.inverse.shadow_critic`), with its own Adam moments and minibatch order.
 
-A population of candidate advantages ``A [P, B]`` (and couplings ``[P, d]``) is replayed in one
+A population of candidate advantages ``A [P, B]`` is replayed in one
 ``torch.func.vmap`` call.
 """
 
@@ -27,14 +26,23 @@ import torch
 from torch.func import grad, vmap
 
 from ilola_lib.core.policies import flat_log_prob_and_entropy
-from ilola_lib.core.ppo import ADAM_EPS, ADVANTAGE_EPS
+from ilola_lib.core.ppo import ADAM_EPS, clipped_surrogate_loss, minibatch_indices
 
 ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults, which the learners use
 CLIP_NORM_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_'s
 
 
+class ConfigView:
+    """A frozen dataclass of some fields of the learners' PPO configuration."""
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """From a trace's ``metadata["config"]`` (the learners' PPO configuration)."""
+        return cls(**{field: config[field] for field in cls.__dataclass_fields__})
+
+
 @dataclass(frozen=True, kw_only=True)
-class ActorUpdateSettings:
+class ActorUpdateSettings(ConfigView):
     """The PPO hyper-parameters that shape an actor update (known to the observer)."""
 
     learning_rate: float
@@ -44,15 +52,6 @@ class ActorUpdateSettings:
     ent_coef: float
     max_grad_norm: float
     normalize_advantages: bool
-
-    @classmethod
-    def from_config(cls, config: dict) -> "ActorUpdateSettings":
-        """From a trace's ``metadata["config"]`` (the learners' PPO configuration)."""
-        return cls(**{field: config[field] for field in cls.__dataclass_fields__})
-
-    @property
-    def steps_per_update(self) -> int:
-        return self.update_epochs * self.num_minibatches
 
 
 @dataclass
@@ -86,22 +85,16 @@ class AdamMoments:
 
 
 def minibatch_orders(batch_size: int, settings: ActorUpdateSettings, generator: torch.Generator) -> list[torch.Tensor]:
-    """``update_epochs × num_minibatches`` index tensors: a fresh permutation of ``range(batch_size)`` per epoch,
-    split into minibatches of ``ceil(batch_size / num_minibatches)`` (:func:`ilola_lib.core.ppo.update_agent`)."""
-    size = -(-batch_size // settings.num_minibatches)
-    return [index for _ in range(settings.update_epochs)
-            for index in torch.randperm(batch_size, generator=generator).split(size)]
+    """The minibatch index tensors of one update (:func:`ilola_lib.core.ppo.minibatch_indices`)."""
+    return minibatch_indices(batch_size, settings.update_epochs, settings.num_minibatches, generator)
 
 
 def actor_loss(template, theta: torch.Tensor, observations: torch.Tensor, actions: torch.Tensor,
                old_log_probs: torch.Tensor, advantages: torch.Tensor, settings: ActorUpdateSettings) -> torch.Tensor:
-    """PPO's actor loss on one minibatch (module docstring): clipped surrogate minus the entropy bonus."""
+    """PPO's actor loss on one minibatch as a function of the flat parameters ``θ``
+    (:func:`ilola_lib.core.ppo.clipped_surrogate_loss`)."""
     log_probs, entropy = flat_log_prob_and_entropy(template, theta, observations, actions)
-    ratio = (log_probs - old_log_probs).exp()
-    if settings.normalize_advantages:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + ADVANTAGE_EPS)
-    clipped = ratio.clamp(1 - settings.clip_coef, 1 + settings.clip_coef)
-    return torch.max(-advantages * ratio, -advantages * clipped).mean() - settings.ent_coef * entropy.mean()
+    return clipped_surrogate_loss(log_probs, entropy, old_log_probs, advantages, settings)[0]
 
 
 def clip_by_norm(gradient: torch.Tensor, max_norm: float) -> torch.Tensor:
@@ -137,14 +130,12 @@ class ActorBatch:
 
 
 def replay_actor_update(template, theta: torch.Tensor, moments: AdamMoments, batch: ActorBatch,
-                        advantages: torch.Tensor, orders: list[torch.Tensor], settings: ActorUpdateSettings,
-                        coupling: torch.Tensor | None = None) -> tuple[torch.Tensor, AdamMoments]:
+                        advantages: torch.Tensor, orders: list[torch.Tensor], settings: ActorUpdateSettings) -> tuple[torch.Tensor, AdamMoments]:
     """PPO's actor update from ``θ^k`` ``[d]`` for a population of advantages ``A [P, B]``.
 
     Args:
         moments: Adam's state before the update, ``[d]`` (shared) or ``[P, d]``.
         orders: the minibatch index tensors in the order they are taken (:func:`minibatch_orders`).
-        coupling: ``η c`` ``[P, d]`` subtracted from every minibatch gradient (an ascent direction), or ``None``.
 
     Returns ``θ^{k+1}`` ``[P, d]`` and the Adam state after the update ``[P, d]``.
     """
@@ -152,20 +143,18 @@ def replay_actor_update(template, theta: torch.Tensor, moments: AdamMoments, bat
     if moments.exp_avg.ndim == 1:
         moments = moments.expand(population)
     theta = theta.expand(population, -1)
-    if coupling is None:
-        coupling = torch.zeros_like(theta)
 
-    def step(theta, exp_avg, exp_avg_sq, advantages, coupling, observations, actions, old_log_probs, t):
+    def step(theta, exp_avg, exp_avg_sq, advantages, observations, actions, old_log_probs, t):
         gradient = grad(actor_loss, argnums=1)(template, theta, observations, actions, old_log_probs, advantages,
                                                settings)
-        gradient = clip_by_norm(gradient - coupling, settings.max_grad_norm)
+        gradient = clip_by_norm(gradient, settings.max_grad_norm)
         return adam_step(theta, gradient, exp_avg, exp_avg_sq, t, settings.learning_rate)
 
+    batched = vmap(step, in_dims=(0, 0, 0, 0, None, None, None, None))
     exp_avg, exp_avg_sq, t = moments.exp_avg, moments.exp_avg_sq, moments.step
     for index in orders:
         t += 1
-        batched = vmap(step, in_dims=(0, 0, 0, 0, 0, None, None, None, None))
-        theta, exp_avg, exp_avg_sq = batched(theta, exp_avg, exp_avg_sq, advantages[:, index], coupling,
+        theta, exp_avg, exp_avg_sq = batched(theta, exp_avg, exp_avg_sq, advantages[:, index],
                                              batch.observations[index], batch.actions[index],
                                              batch.old_log_probs[index], t)
     return theta, AdamMoments(t, exp_avg, exp_avg_sq)

@@ -23,6 +23,7 @@ import time
 import numpy as np
 import torch
 
+from ilola_lib.core.metrics import explained_fraction
 from ilola_lib.core.neural_trace import NeuralTrace
 from ilola_lib.core.seeds import stream_torch_generator
 from ilola_lib.inverse.evaluation import held_out_kls, random_unit_weights
@@ -39,11 +40,6 @@ from ilola_lib.inverse.shadow_critic import CriticSettings, shadow_feature_advan
 from ilola_lib.inverse.stage_a import fit_logel
 
 FINITE_DIFFERENCE_STEP = 0.05  # on unit weights; small against the curvature of the replay in ω
-
-
-def explained_fraction(kl: float, kl_0: float) -> float:
-    """EF = 1 − KL/KL(0): the part of the observed policy change a learner model explains."""
-    return float(1.0 - kl / kl_0)
 
 
 def coupled_directions(lola: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:

@@ -76,13 +76,8 @@ class ReplayedUpdates:
     preconditioners: torch.Tensor
 
 
-def replay_along_trace(replay: ReplayTrace, omega: torch.Tensor,
-                       couplings: torch.Tensor | None = None) -> ReplayedUpdates:
-    """Every update replayed for each candidate ``ω [P, N, q]`` (see the module docstring).
-
-    ``couplings`` ``[P, K, N, d]`` (optional) is added as an ascent direction to every minibatch gradient of
-    update ``k`` (I-LOLA's ``η`` times the LOLA coupling).
-    """
+def replay_along_trace(replay: ReplayTrace, omega: torch.Tensor) -> ReplayedUpdates:
+    """Every update replayed for each candidate ``ω [P, N, q]`` (see the module docstring)."""
     population = omega.shape[0]
     unit = (omega / omega.norm(dim=-1, keepdim=True)).to(torch.float32)
     steps = torch.zeros(population, replay.num_updates, replay.num_agents, replay.theta.shape[-1], dtype=torch.float64)
@@ -91,11 +86,10 @@ def replay_along_trace(replay: ReplayTrace, omega: torch.Tensor,
         moments = AdamMoments.zeros(replay.theta.shape[-1]).expand(population)
         for k in range(replay.num_updates):
             advantages = replay.advantages.linear_in(k, i, unit[:, i])
-            coupling = None if couplings is None else couplings[:, k, i].to(torch.float32)
             with torch.no_grad():
                 after, moments = replay_actor_update(replay.templates[i], replay.theta[k, i], moments,
                                                      replay.batches[k][i], advantages, replay.orders[k][i],
-                                                     replay.settings, coupling)
+                                                     replay.settings)
             steps[:, k, i] = (after - replay.theta[k, i]).to(torch.float64)
             preconditioners[:, k, i] = moments.preconditioner()
     return ReplayedUpdates(steps, preconditioners)

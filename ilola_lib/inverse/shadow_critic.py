@@ -23,7 +23,8 @@ import torch
 
 from ilola_lib.core.neural_trace import NeuralTrace
 from ilola_lib.core.policies import NormalizedMLP
-from ilola_lib.core.ppo import ADAM_EPS, compute_gae, explained_variance
+from ilola_lib.core.ppo import ADAM_EPS, compute_gae, explained_variance, minibatch_indices
+from ilola_lib.inverse.ppo_replay import ConfigView
 
 
 class FeatureCritic(NormalizedMLP):
@@ -40,7 +41,7 @@ class FeatureCritic(NormalizedMLP):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CriticSettings:
+class CriticSettings(ConfigView):
     """The learners' critic hyper-parameters (known to the observer)."""
 
     critic_learning_rate: float
@@ -51,10 +52,6 @@ class CriticSettings:
     gamma: float
     gae_lambda: float
     hidden_size: int
-
-    @classmethod
-    def from_config(cls, config: dict) -> "CriticSettings":
-        return cls(**{field: config[field] for field in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -118,13 +115,10 @@ def fit_critic(critic: FeatureCritic, optimizer: torch.optim.Optimizer, observat
                returns: torch.Tensor, settings: CriticSettings, generator: torch.Generator) -> None:
     """``update_epochs`` passes of shuffled minibatches of ``vf_coef · ½ mean ((V^φ − R^φ)/scale)²`` Adam steps
     with gradient-norm clipping (:func:`ilola_lib.core.ppo.critic_minibatch_step` per feature)."""
-    batch_size = observations.shape[0]
-    size = -(-batch_size // settings.num_minibatches)
-    for _ in range(settings.update_epochs):
-        for index in torch.randperm(batch_size, generator=generator).split(size):
-            errors = (critic(observations[index]) - returns[index]) / critic.scale
-            loss = settings.vf_coef * 0.5 * errors.square().mean()
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(critic.parameters(), settings.max_grad_norm)
-            optimizer.step()
+    for index in minibatch_indices(observations.shape[0], settings.update_epochs, settings.num_minibatches, generator):
+        errors = (critic(observations[index]) - returns[index]) / critic.scale
+        loss = settings.vf_coef * 0.5 * errors.square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(critic.parameters(), settings.max_grad_norm)
+        optimizer.step()

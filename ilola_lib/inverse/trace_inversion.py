@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ilola_lib.core.metrics import cosine
+from ilola_lib.core.metrics import cosine, explained_fraction
 from ilola_lib.core.neural_trace import NeuralTrace
 from ilola_lib.core.policies import actor_log_probs, gaussian_log_probs
 from ilola_lib.core.seeds import stream_torch_generator
@@ -28,7 +28,7 @@ from ilola_lib.inverse.network_policy_space import (
     sampled_gradient_tensors,
 )
 from ilola_lib.inverse.protocol import analysed_pairs
-from ilola_lib.inverse.replay_methods import explained_fraction, fit_replay_methods
+from ilola_lib.inverse.replay_methods import fit_replay_methods
 
 LOG_PROBS = {"categorical": actor_log_probs, "gaussian": gaussian_log_probs}
 DIVERGENCES = {"categorical": CategoricalNetworkDivergence, "gaussian": GaussianNetworkDivergence}

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from ilola_lib.inverse.replay_methods import coupled_directions, explained_fraction
+from ilola_lib.core.metrics import explained_fraction
+from ilola_lib.inverse.replay_methods import coupled_directions
 from ilola_lib.inverse.trace_inversion import TraceAnalysis, gradient_methods_on_trace
 from synthetic_ppo import synthetic_ppo_run
 
