@@ -1,6 +1,7 @@
 """Source notebooks are thin, parameterized and stripped (executed copies are pipeline outputs)."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,35 @@ def logic_lines(source) -> list[str]:
     text = source if isinstance(source, str) else "".join(source)
     return [line for line in text.splitlines()
             if line.strip() and not line.startswith(("import ", "from ")) and not line.strip().startswith("#")]
+
+
+# What a markdown cell may say with digits without taking the number from the results: names (T1, KL(1a),
+# simple_spread_v3, mpe2, Box2D, agent 0), the confidence level, and the held-out stride of the protocol.
+# Definitional constants (the 0 and 1 of a normalisation) are written as math, which the check skips.
+EXEMPT_DIGIT_PATTERNS = (
+    r"\bT[123]\b", r"\b(?:KL|EF)\((?:1a|1b|0|rand)\)", r"\b95%", r"_v\d+\b", r"\bN=3\b", r"\b[Ss]tage [AB]\b",
+    r"(?i)\bevery 4th\b", r"\bmpe2\b", r"\bBox2D\b", r"\b[Aa]gent [01]\b",
+)
+
+
+def unglued_numbers(markdown: str) -> list[str]:
+    """The digit-bearing words of a markdown cell that are neither glued, nor in math or code, nor exempt."""
+    text = re.sub(r"\{glue:[a-z]+\}`[^`]*`", " ", markdown)
+    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`", " ", text, flags=re.S)
+    text = re.sub(r"\]\([^)]*\)", "]", text)  # link targets
+    for pattern in EXEMPT_DIGIT_PATTERNS:
+        text = re.sub(pattern, " ", text)
+    return re.findall(r"\S*\d\S*", text)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_numbers_in_prose_are_glued_from_the_results(path):
+    cells = json.loads(path.read_text())["cells"]
+    found = [word for cell in cells if cell["cell_type"] == "markdown"
+             for word in unglued_numbers("".join(cell["source"]))]
+    assert not found, f"{path.name}: numbers typed into markdown (glue them from the results): {found}"
+
+
+def test_the_number_check_sees_typed_numbers_and_passes_glued_ones():
+    assert unglued_numbers("the cosine is 0.98 over 5 seeds") == ["0.98", "5"]
+    assert unglued_numbers("the cosine is {glue:text}`t2_cos:.2f` in T2, KL(1b) vs KL(0), $k \\ge 3$") == []

@@ -19,7 +19,7 @@ def test_environment_yml_lists_every_runtime_dependency_with_the_same_pin():
     assert "python=3.11" in environment["dependencies"]
     pip_section = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict) and "pip" in d)
     pinned = {_name(r): r.replace(" ", "") for r in pip_section if not r.startswith("-e")}
-    for requirement in project["dependencies"] + project["optional-dependencies"]["dev"]:
+    for requirement in project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]:
         assert _name(requirement) in pinned, f"{requirement} missing from environment.yml"
         assert pinned[_name(requirement)] == requirement.replace(" ", ""), f"{requirement} pinned differently"
 

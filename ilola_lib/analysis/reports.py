@@ -222,3 +222,15 @@ def weights_table(metrics: dict) -> str:
             f"`{name}`": np.asarray(m["weights"][agent]) for name, m in metrics["methods"].items()}
         rows += [[str(agent), label, *(f"{w:+.3f}" for w in row)] for label, row in weights.items()]
     return markdown_rows(("agent", "weights", *metrics["feature_names"]), rows)
+
+
+def quoted_means(summary: dict, quotes: dict[str, tuple[str, str]]) -> dict[str, float]:
+    """The means a chapter's prose quotes (for myst-nb ``glue``): ``name → summary["methods"][method][metric]["mean"]``
+    for ``quotes[name] = (method, metric)``; a missing method or metric raises ``KeyError`` naming it."""
+    values = {}
+    for name, (method, metric) in quotes.items():
+        try:
+            values[name] = summary["methods"][method][metric]["mean"]
+        except KeyError:
+            raise KeyError(f"{name}: the summary has no mean of {metric!r} for method {method!r}") from None
+    return values

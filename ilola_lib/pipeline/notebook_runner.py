@@ -7,7 +7,8 @@ anywhere stops every stage before any compute, with the dotted key in the messag
 
 Executed notebooks differ between identical runs only in timestamps, durations, random cell ids
 and kernel details; those are normalised so that DVC and git see no change when nothing changed.
-The executed copy is written atomically.
+The executed copy is written atomically, dressed for the book (:func:`present`): code collapsed under a
+"show code" toggle, parameter cells removed and the seed in the page title.
 
 Papermill's scratch copy lives in a temporary folder outside the repository (``$TMPDIR/ilola-papermill-*``),
 never next to the output, and is removed even when the stage is stopped with SIGTERM or Ctrl-C: a stray
@@ -51,6 +52,53 @@ def normalise(notebook: dict) -> dict:
     return notebook
 
 
+PARAMETER_TAGS = ("parameters", "injected-parameters")
+
+
+def present(notebook: dict, parameters: dict) -> dict:
+    """Tag the executed notebook for the book (idempotent).
+
+    * the ``parameters`` cell and papermill's ``injected-parameters`` cell get ``remove-cell`` (the page title
+      carries what a reader needs to know of them);
+    * every other code cell gets ``hide-input`` (its source one click away), unless the notebook's author
+      already gave it a ``remove-*`` or ``hide-*`` tag;
+    * with a ``seed`` parameter, the page title (first ``# `` heading) names it: "one seed" becomes
+      "seed N", any other title gets " (seed N)" appended.
+    """
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if any(tag in PARAMETER_TAGS for tag in tags):
+            wanted = "remove-cell"
+        elif any(tag.startswith(("remove-", "hide-")) for tag in tags):
+            continue
+        else:
+            wanted = "hide-input"
+        if wanted not in tags:
+            tags.append(wanted)
+    if "seed" in parameters:
+        _name_seed_in_title(notebook, parameters["seed"])
+    return notebook
+
+
+def _name_seed_in_title(notebook: dict, seed) -> None:
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        lines = "".join(cell["source"]).split("\n")
+        for index, line in enumerate(lines):
+            if line.startswith("# "):
+                if "one seed" in line:
+                    lines[index] = line.replace("one seed", f"seed {seed}", 1)
+                elif not line.endswith(f"(seed {seed})"):
+                    lines[index] = f"{line} (seed {seed})"
+                text = "\n".join(lines)
+                cell["source"] = text.splitlines(keepends=True) if isinstance(cell["source"], list) else text
+                return
+    raise ValueError("notebook has no '# ' title to name the seed in")
+
+
 SCRATCH_PREFIX = "ilola-papermill-"
 
 
@@ -68,7 +116,7 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict) -> Pa
             scratch = os.path.join(scratch_dir, "executed.ipynb")
             papermill.execute_notebook(str(source), scratch, parameters=parameters, progress_bar=False,
                                        kernel_name="python3", cwd=os.getcwd())
-            notebook = normalise(json.loads(Path(scratch).read_text(encoding="utf-8")))
+            notebook = present(normalise(json.loads(Path(scratch).read_text(encoding="utf-8"))), parameters)
         finally:
             shutil.rmtree(scratch_dir, ignore_errors=True)
     nbformat.validate(nbformat.from_dict(notebook))

@@ -43,3 +43,14 @@ def test_t3_figure_baselines_and_timing_table():
     assert t3_learn.learner_baselines(summary, "package_distance")["stand still (zero torques)"] == 1.89
     table = t3_learn.timing_table([{"seed": 0, "env_steps": 1000, "seconds": 12.4, "env_steps_per_second": 80.6}])
     assert table.splitlines()[-1] == "| 0 | 1000 | 12 | 81 |"
+
+
+def test_quoted_means_reads_the_summary_and_names_what_is_missing():
+    import pytest
+
+    from ilola_lib.analysis.reports import quoted_means
+
+    summary = {"methods": {"ilola": {"cosine": {"mean": 0.9, "ci95": [0.8, 1.0]}}}}
+    assert quoted_means(summary, {"t_cos": ("ilola", "cosine")}) == {"t_cos": 0.9}
+    with pytest.raises(KeyError, match="'eta' for method 'ilola'"):
+        quoted_means(summary, {"t_eta": ("ilola", "eta")})
