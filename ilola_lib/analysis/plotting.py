@@ -1,11 +1,22 @@
-"""Figures shared by the task notebooks (matplotlib, no state)."""
+"""Figures shared by the task notebooks (matplotlib, no state).
+
+The book shows figures about :data:`BOOK_WIDTH` inches wide (~800 px), so the figures below are at most that wide
+and use the font sizes of :data:`FONT_SIZES`; their legends sit outside the axes' data area. Every per-method
+series takes its colour from :data:`METHOD_COLOURS` (the same colour for a method on every page), every KL bar
+its colour from :data:`KL_COLOURS`. No global ``rcParams`` are changed: :func:`phase_curves_figure` and
+:func:`learning_curves_figure` keep their earlier output byte for byte.
+"""
 
 from __future__ import annotations
 
 import itertools
+import re
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import to_rgb
+from matplotlib.lines import Line2D
 
 from ilola_lib.analysis.summary import KL_KEYS
 from ilola_lib.core.io import atomic_write
@@ -15,37 +26,179 @@ KL_LABELS = {"kl_1a": "KL(1a) true ω*", "kl_1b": "KL(1b) recovered ω̂", "kl_0
 KL_LABELS |= {f"{key}_mc": f"{label}, Monte Carlo" for key, label in KL_LABELS.items()}
 LOG_FLOOR = 1e-16
 
+BOOK_WIDTH = 8.5
+"""Width (inches) of the widest figure; the book's content column shows ~800 px (8 in at the inline 100 dpi)."""
+FONT_SIZES = {"tick": 10.5, "label": 11.0, "title": 12.0, "suptitle": 12.5, "legend": 10.5, "note": 10.0}
+"""Points, chosen so ticks stay ≥ 9 pt and titles ≥ 10 pt when a :data:`BOOK_WIDTH` figure is shown at 8 in."""
 
-def kl_comparison(methods: dict, title: str, keys: tuple[str, ...] = KL_KEYS, floor: float = LOG_FLOOR):
-    """Grouped bars of held-out KLs per method (log scale, 95% CI error bars).
+METHOD_COLOURS = {
+    "true reward": "#000000",
+    # I-LOLA Stage B: blues (light: gradient-step model, dark/greyish: matched-model checks)
+    "ilola": "#0072B2",
+    "ilola_gpomdp": "#56B4E9",
+    "ilola_matched_lola": "#003A63",
+    "ilola_matched_pg": "#6C8EBF",
+    # its η = 0 ablation: reddish purples
+    "ilola_eta0": "#CC79A7",
+    "ilola_eta0_gpomdp": "#E3A9CB",
+    # I-LOGEL Stage A: oranges
+    "ilogel": "#D55E00",
+    "ilogel_gpomdp": "#F4A261",
+    "ilogel_matched_lola": "#8A3A00",
+    "ilogel_matched_pg": "#E69F00",
+    # MA-LfL: greens
+    "ma_lfl": "#009E73",
+    "ma_lfl_exact": "#005A41",
+}
+"""Method key → colour, the same on every figure of the book (``"true reward"``: the truth, ``ω*``)."""
 
-    Values below ``floor`` (exact zeros from matched models) are drawn at ``floor`` and marked. A metric without
-    an interval (``"ci95": None``, fewer than 2 seeds) gets no error bar.
+METHOD_LINE_STYLES = {
+    "true reward": ("-", None),
+    "ilola": ("-", "o"),
+    "ilola_gpomdp": ((0, (3, 1)), "o"),
+    "ilola_matched_lola": ((0, (6, 2)), "h"),
+    "ilola_matched_pg": ((0, (1, 1)), "H"),
+    "ilola_eta0": ("--", "s"),
+    "ilola_eta0_gpomdp": ((0, (5, 1, 1, 1)), "s"),
+    "ilogel": ("-.", "^"),
+    "ilogel_gpomdp": ((0, (3, 1, 1, 1, 1, 1)), "^"),
+    "ilogel_matched_lola": ((0, (8, 2, 2, 2)), "v"),
+    "ilogel_matched_pg": ((0, (2, 2)), "<"),
+    "ma_lfl": (":", "D"),
+    "ma_lfl_exact": ((0, (1, 2)), "d"),
+}
+"""Method key → (linestyle, marker) of its learning curve: lines differ even where colours are close."""
+
+KL_COLOURS = {"kl_1a": "#4F7CAC", "kl_1b": "#2A9D8F", "kl_0": "#E9C46A", "kl_rand": "#E76F51"}
+"""KL kind → bar colour (a Monte Carlo estimate ``<kind>_mc`` gets the same colour, lighter and hatched)."""
+
+OTHER_COLOURS = ("#7F7F7F", "#8C564B", "#BCBD22", "#17BECF", "#9467BD")
+"""Colours, in turn, of series whose label names no key of :data:`METHOD_COLOURS`."""
+NEUTRAL_COLOUR = "#9E9E9E"
+BASELINE_STYLES = ("--", ":", "-.")
+MARK_STYLES = (  # (marker, size, face colour) of the cells marked on grid heatmaps, in turn
+    ("*", 19, "white"), ("D", 10, "black"), ("o", 12, "none"), ("s", 11, "white"), ("^", 12, "black"))
+
+
+def method_key(label: str) -> str | None:
+    """The :data:`METHOD_COLOURS` key a series label names: the label itself, or the last word of it that is a
+    key (``"r̂ of ilola_eta0"`` → ``"ilola_eta0"``); ``None`` when it names none."""
+    if label in METHOD_COLOURS:
+        return label
+    keys = [word for word in re.findall(r"[A-Za-z0-9_]+", label) if word in METHOD_COLOURS]
+    return keys[-1] if keys else None
+
+
+def method_colour(label: str, fallback: int = 0) -> str:
+    """Colour of the method a series label names (:func:`method_key`), else ``OTHER_COLOURS[fallback]``."""
+    key = method_key(label)
+    return METHOD_COLOURS[key] if key else OTHER_COLOURS[fallback % len(OTHER_COLOURS)]
+
+
+def _method_line_style(label: str, fallback: int = 0) -> tuple:
+    key = method_key(label)
+    if key:
+        return METHOD_LINE_STYLES[key]
+    return (("-", "--", "-.", ":")[fallback % 4], ("o", "s", "^", "D", "v")[fallback % 5])
+
+
+def _lighter(colour: str, amount: float = 0.45) -> tuple[float, float, float]:
+    """``colour`` mixed with ``amount`` of white."""
+    return tuple(c + (1.0 - c) * amount for c in to_rgb(colour))
+
+
+def _style_axes(ax) -> None:
+    """Book font sizes on an axes' ticks, axis labels and title."""
+    ax.tick_params(labelsize=FONT_SIZES["tick"])
+    ax.xaxis.label.set_fontsize(FONT_SIZES["label"])
+    ax.yaxis.label.set_fontsize(FONT_SIZES["label"])
+    ax.xaxis.get_offset_text().set_fontsize(FONT_SIZES["tick"])
+    ax.yaxis.get_offset_text().set_fontsize(FONT_SIZES["tick"])
+    ax.title.set_fontsize(FONT_SIZES["title"])
+
+
+def _legend_beside(ax, handles=None, labels=None, **kwargs):
+    """A legend outside ``ax``, to its right (constrained layout makes room for it)."""
+    args = () if handles is None else (handles, labels)
+    return ax.legend(*args, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                     fontsize=FONT_SIZES["legend"], **kwargs)
+
+
+def _legend_above(ax, handles=None, labels=None, **kwargs):
+    """A legend outside ``ax``, just above it (under the figure's suptitle)."""
+    args = () if handles is None else (handles, labels)
+    return ax.legend(*args, loc="lower center", bbox_to_anchor=(0.5, 1.02), borderaxespad=0.0,
+                     fontsize=FONT_SIZES["legend"], **kwargs)
+
+
+def kl_scale(means, floor: float = LOG_FLOOR, linear_span: float = 30.0) -> str:
+    """``"log"`` when some mean lies below ``floor`` (an exact zero) or the finite means span a factor of at
+    least ``linear_span``; ``"linear"`` otherwise (the bars then start at 0)."""
+    means = np.asarray(means, dtype=float)
+    finite = means[np.isfinite(means)]
+    if finite.size == 0:
+        return "linear"
+    if (finite < floor).any():
+        return "log"
+    return "log" if finite.max() >= linear_span * finite.min() else "linear"
+
+
+def kl_comparison(methods: dict, title: str, keys: tuple[str, ...] = KL_KEYS, floor: float = LOG_FLOOR,
+                  yscale: str | None = None, linear_span: float = 30.0):
+    """Grouped bars of held-out KLs per method (95% CI error bars), one colour per KL kind (:data:`KL_COLOURS`;
+    Monte Carlo estimates lighter and hatched).
+
+    The y axis is linear when the means span less than a factor ``linear_span`` and none is below ``floor``,
+    logarithmic otherwise (:func:`kl_scale`; ``yscale`` forces one). On a log axis values below ``floor``
+    (exact zeros from matched models) are drawn at ``floor`` and marked "0". A metric without an interval
+    (``"ci95": None``, fewer than 2 seeds) gets no error bar. The legend sits above the axes (beside them with
+    more than four KL keys).
     """
     names = list(methods)
-    wide = len(keys) > len(KL_KEYS)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(names) + 2) + (3.0 if wide else 0.0), 4.0))
-    width = 0.8 / len(keys)
+    values = {key: np.array([methods[n][key]["mean"] if key in methods[n] else np.nan for n in names])
+              for key in keys}
+    scale = yscale or kl_scale(np.concatenate(list(values.values())) if keys else [], floor, linear_span)
+    beside = len(keys) > len(KL_KEYS)
+    width = min(BOOK_WIDTH, max(6.0, 1.2 + (0.75 + 0.1 * len(keys)) * len(names) + (2.8 if beside else 0.0)))
+    fig, ax = plt.subplots(figsize=(width, 4.6), layout="constrained")
+    bar_width = 0.8 / len(keys)
+    zero_marked = False
     for offset, key in enumerate(keys):
-        means = np.array([methods[n][key]["mean"] if key in methods[n] else np.nan for n in names])
+        means = values[key]
         lows, highs = (np.array([_ci_bound(methods[n].get(key), side) for n in names]) for side in (0, 1))
-        shown = np.maximum(means, floor)
+        if scale == "log":
+            shown = np.maximum(means, floor)
+            lows, highs = np.maximum(lows, floor), np.maximum(highs, floor)
+        else:
+            shown = means
         # no interval: nan, for which matplotlib draws no error bar (not a zero-length one with caps)
-        errors = np.vstack([shown - np.maximum(lows, floor), np.maximum(highs, floor) - shown])
-        x = np.arange(len(names)) + (offset - (len(keys) - 1) / 2) * width
-        ax.bar(x, shown, width, yerr=errors, capsize=2, label=KL_LABELS.get(key, key))
-        for xi, mean in zip(x, means):
-            if np.isfinite(mean) and mean < floor:
-                ax.annotate("0", (xi, floor), ha="center", va="bottom", fontsize=7)
-    ax.set_yscale("log")
-    ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
-    ax.set_ylabel("held-out KL (nats)")
-    ax.set_title(title)
-    if wide:  # many bars: the legend goes beside the axes
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        errors = np.vstack([shown - lows, highs - shown])
+        x = np.arange(len(names)) + (offset - (len(keys) - 1) / 2) * bar_width
+        colour = KL_COLOURS.get(key.removesuffix("_mc"), NEUTRAL_COLOUR)
+        monte_carlo = key.endswith("_mc")
+        ax.bar(x, shown, bar_width, yerr=errors, capsize=2, label=KL_LABELS.get(key, key),
+               color=_lighter(colour) if monte_carlo else colour, edgecolor=colour if monte_carlo else None,
+               hatch="///" if monte_carlo else None, linewidth=0.6 if monte_carlo else 0.0,
+               error_kw={"elinewidth": 1.0, "ecolor": "black"})
+        if scale == "log":
+            for xi, mean in zip(x, means):
+                if np.isfinite(mean) and mean < floor:
+                    ax.annotate("0", (xi, floor), ha="center", va="bottom", fontsize=FONT_SIZES["note"])
+                    zero_marked = True
+    ax.set_yscale(scale)
+    if scale == "linear":
+        ax.set_ylim(bottom=0.0)
+    ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right", rotation_mode="anchor")
+    ax.set_xlim(-0.5, len(names) - 0.5)
+    ax.set_ylabel("held-out KL (nats)" + (f"\n0: exact zero, drawn at {floor:g}" if zero_marked else ""))
+    ax.grid(axis="y", color="0.88", linewidth=0.6)
+    ax.set_axisbelow(True)
+    fig.suptitle(title, fontsize=FONT_SIZES["suptitle"])
+    if beside:  # many bars: one column beside the axes
+        _legend_beside(ax)
     else:
-        ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
+        _legend_above(ax, ncol=len(keys), handlelength=1.2, columnspacing=1.0)
+    _style_axes(ax)
     return fig
 
 
@@ -56,19 +209,45 @@ def _ci_bound(summary: dict | None, side: int) -> float:
     return summary["ci95"][side]
 
 
-def grid_heatmaps(panels: dict[str, np.ndarray], title: str, marks: dict[str, tuple[int, int]] | None = None):
-    """One heatmap per panel (``[n, n]`` arrays), each with its own colour scale."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4))
-    for ax, (name, values) in zip(np.atleast_1d(axes), panels.items()):
-        image = ax.imshow(values, cmap="coolwarm", vmin=-np.abs(values).max(), vmax=np.abs(values).max())
-        ax.set_title(name, fontsize=9)
+def grid_heatmaps(panels: dict[str, np.ndarray], title: str, marks: dict[str, tuple[int, int]] | None = None,
+                  ncols: int | None = None):
+    """One heatmap per panel (``[n, n]`` arrays), each with its own symmetric colour scale and colour bar.
+
+    ``marks`` (legend label → ``(row, col)``) are drawn as markers (:data:`MARK_STYLES`, in turn) on every
+    panel and explained in one legend under the panels. Panels fill ``ncols`` columns (default: two for four
+    panels, else up to three).
+    """
+    count = len(panels)
+    ncols = ncols or (2 if count == 4 else min(count, 3))
+    nrows = -(-count // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(min(BOOK_WIDTH, 4.3 * ncols), 3.5 * nrows + 0.9),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    handles = []
+    for ax, (name, values) in zip(axes.flat, panels.items()):
+        values = np.asarray(values, dtype=float)
+        limit = np.abs(values).max() or 1.0
+        image = ax.imshow(values, cmap="coolwarm", vmin=-limit, vmax=limit)
+        ax.set_title(name)
         ax.set_xticks([])
         ax.set_yticks([])
-        for label, (row, col) in (marks or {}).items():
-            ax.text(col, row, label, ha="center", va="center", fontsize=8)
-        fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.suptitle(title)
-    fig.tight_layout()
+        ax.set_xticks(np.arange(values.shape[1] + 1) - 0.5, minor=True)
+        ax.set_yticks(np.arange(values.shape[0] + 1) - 0.5, minor=True)
+        ax.grid(which="minor", color="white", linewidth=0.8)
+        ax.tick_params(which="minor", length=0)
+        handles = []
+        for (label, (row, col)), (marker, size, face) in zip((marks or {}).items(), itertools.cycle(MARK_STYLES)):
+            (handle,) = ax.plot(col, row, linestyle="none", marker=marker, markersize=size, markerfacecolor=face,
+                                markeredgecolor="black", markeredgewidth=1.6, label=label)
+            handles.append(handle)
+        colour_bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+        colour_bar.ax.tick_params(labelsize=FONT_SIZES["tick"])
+        _style_axes(ax)
+    fig.suptitle(title, fontsize=FONT_SIZES["suptitle"])
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=FONT_SIZES["legend"],
+                   handletextpad=0.3, columnspacing=1.5)
     return fig
 
 
@@ -93,22 +272,41 @@ def learning_curves_figure(curves: np.ndarray, baselines: dict[str, float], titl
     return induced_curves_figure({"trained (mean over seeds, band: range)": curves}, baselines, title)
 
 
-def induced_curves_figure(curves: dict[str, np.ndarray], baselines: dict[str, float], title: str):
+def induced_curves_figure(curves: dict[str, np.ndarray], baselines: dict[str, float], title: str,
+                          markers_per_curve: int = 10):
     """Per label, the mean over seeds of its learning curves ``[seeds, K+1]`` (true return of each batch)
-    with a band from the minimum to the maximum over seeds; each baseline a horizontal line."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    for label, values in curves.items():
+    with a band from the minimum to the maximum over seeds; each baseline a grey horizontal line.
+
+    A label naming a method key (``"r̂ of ilola"``) gets that method's colour (:data:`METHOD_COLOURS`) and line
+    style (:data:`METHOD_LINE_STYLES`); ``markers_per_curve`` markers per curve, staggered between curves.
+    Earlier curves are drawn wider and lower, so a curve lying on another still shows at its edges. The legend
+    sits under the axes.
+    """
+    fig, ax = plt.subplots(figsize=(BOOK_WIDTH, 5.4), layout="constrained")
+    count, others = len(curves), 0
+    for index, (label, values) in enumerate(curves.items()):
         values = np.asarray(values, dtype=float)
         updates = np.arange(values.shape[1])
-        (line,) = ax.plot(updates, values.mean(0), label=label, linewidth=1.2)
-        ax.fill_between(updates, values.min(0), values.max(0), alpha=0.2, color=line.get_color(), linewidth=0)
-    for (name, value), style in zip(baselines.items(), itertools.cycle(("--", ":", "-."))):
-        ax.axhline(value, linestyle=style, color="k", label=name)
+        fallback = others
+        others += method_key(label) is None
+        colour = method_colour(label, fallback)
+        linestyle, marker = _method_line_style(label, fallback)
+        step = max(1, len(updates) // max(markers_per_curve, 1))
+        ax.fill_between(updates, values.min(0), values.max(0), alpha=0.12, color=colour, linewidth=0, zorder=1)
+        ax.plot(updates, values.mean(0), color=colour, linestyle=linestyle, label=label, zorder=3 + index,
+                linewidth=3.2 - 1.8 * index / max(count - 1, 1), marker=marker, markersize=6.5,
+                markevery=(index * step // max(count, 1), step), markeredgecolor="white", markeredgewidth=0.8)
+    for (name, value), style in zip(baselines.items(), itertools.cycle(BASELINE_STYLES)):
+        ax.axhline(value, linestyle=style, color="0.35", linewidth=1.4, label=name, zorder=2)
     ax.set_xlabel("update k")
     ax.set_ylabel("mean per-agent episode return")
     ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.grid(color="0.9", linewidth=0.6)
+    ax.set_axisbelow(True)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=FONT_SIZES["legend"],
+               handlelength=3.2)
+    _style_axes(ax)
     return fig
 
 
@@ -119,69 +317,92 @@ def _unit_rows(weights: np.ndarray) -> np.ndarray:
 
 
 def weights_figure(true_weights: np.ndarray, recovered: dict[str, np.ndarray], feature_names):
-    """One panel per agent, grouped bars per feature: the unit true ``ω*_i`` (``true_weights`` ``[N, q]``)
-    and, per method, the mean over seeds of its unit ``ω̂_i`` (``recovered[method]`` ``[seeds, N, q]``)
-    with min–max error bars over seeds."""
+    """One row of panels per agent, grouped bars per feature: the unit true ``ω*_i`` (``true_weights``
+    ``[N, q]``, colour of ``"true reward"``) and, per method (its :data:`METHOD_COLOURS` colour), the mean over
+    seeds of its unit ``ω̂_i`` (``recovered[method]`` ``[seeds, N, q]``) with min–max error bars over seeds."""
     truth = _unit_rows(true_weights)
     num_agents, num_features = truth.shape
-    fig, axes = plt.subplots(1, num_agents, figsize=(3.2 * num_agents + 1.0, 3.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(num_agents, 1, figsize=(BOOK_WIDTH, 2.2 * num_agents + 2.0), sharex=True,
+                             sharey=True, squeeze=False, layout="constrained")
     width = 0.8 / (1 + len(recovered))
     x = np.arange(num_features)
-    for agent, ax in enumerate(axes[0]):
-        ax.bar(x - 0.4 + width / 2, truth[agent], width, color="k", label="true ω*")
+    for agent, ax in enumerate(axes[:, 0]):
+        ax.bar(x - 0.4 + width / 2, truth[agent], width, color=METHOD_COLOURS["true reward"], label="true ω*")
         for offset, (method, weights) in enumerate(recovered.items(), start=1):
             per_seed = _unit_rows(weights)[:, agent]
             mean = per_seed.mean(0)
             errors = np.vstack([mean - per_seed.min(0), per_seed.max(0) - mean])
-            ax.bar(x - 0.4 + (offset + 0.5) * width, mean, width, yerr=errors, capsize=2, label=method)
-        ax.axhline(0.0, color="k", linewidth=0.5)
-        ax.set_xticks(x, feature_names, rotation=40, ha="right", fontsize=8)
-        ax.set_title(f"agent {agent}", fontsize=9)
-    axes[0, 0].set_ylabel("unit-norm weight")
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", ncol=1 + len(recovered), fontsize=8)
-    fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.9))
+            ax.bar(x - 0.4 + (offset + 0.5) * width, mean, width, yerr=errors, capsize=1.5, label=method,
+                   color=method_colour(method, offset - 1), error_kw={"elinewidth": 0.8, "ecolor": "0.2"})
+        ax.axhline(0.0, color="k", linewidth=0.6)
+        for boundary in x[:-1] + 0.5:
+            ax.axvline(boundary, color="0.85", linewidth=0.6, zorder=0)
+        ax.set_ylabel("unit-norm weight")
+        ax.set_title(f"agent {agent}", loc="left")
+        _style_axes(ax)
+    axes[-1, 0].set_xticks(x, feature_names, rotation=20, ha="right", rotation_mode="anchor")
+    axes[-1, 0].set_xlim(-0.5, num_features - 0.5)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncol=min(4, len(labels)), fontsize=FONT_SIZES["legend"])
     return fig
 
 
+AGENT_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
 def per_agent_scatter_figure(values: dict[str, np.ndarray], ylabel: str, title: str, threshold: float | None = None):
-    """Per method (x groups), one point per seed and agent of ``values[method]`` ``[seeds, N]``, coloured by
-    agent; an optional horizontal ``threshold`` line."""
+    """Per method (x groups, its :data:`METHOD_COLOURS` colour), one point per seed and agent of
+    ``values[method]`` ``[seeds, N]``, the agent shown by the marker (:data:`AGENT_MARKERS`); an optional
+    horizontal ``threshold`` line. The legend sits beside the axes."""
     names = list(values)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(names) + 2), 3.6))
+    fig, ax = plt.subplots(figsize=(min(BOOK_WIDTH, max(6.0, 0.9 * len(names) + 3.2)), 4.2), layout="constrained")
     num_agents = np.asarray(next(iter(values.values()))).shape[1]
     offsets = np.linspace(-0.25, 0.25, num_agents)
     for agent in range(num_agents):
+        marker = AGENT_MARKERS[agent % len(AGENT_MARKERS)]
         for position, name in enumerate(names):
             per_seed = np.asarray(values[name], dtype=float)[:, agent]
-            ax.scatter(np.full(len(per_seed), position + offsets[agent]), per_seed, s=18, color=f"C{agent}",
-                       label=f"agent {agent}" if position == 0 else None)
+            ax.scatter(np.full(len(per_seed), position + offsets[agent]), per_seed, s=30, marker=marker,
+                       color=method_colour(name, position), edgecolors="black", linewidths=0.4, zorder=3)
+    handles = [Line2D([], [], linestyle="none", marker=AGENT_MARKERS[agent % len(AGENT_MARKERS)], markersize=7,
+                      markerfacecolor=NEUTRAL_COLOUR, markeredgecolor="black", label=f"agent {agent}")
+               for agent in range(num_agents)]
     if threshold is not None:
-        ax.axhline(threshold, linestyle="--", color="k", linewidth=0.8, label=f"target {threshold:g}")
-    ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
+        handles.append(ax.axhline(threshold, linestyle="--", color="k", linewidth=0.9, label=f"target {threshold:g}"))
+    ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right", rotation_mode="anchor")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.grid(axis="y", color="0.9", linewidth=0.6)
+    ax.set_axisbelow(True)
+    _legend_beside(ax, handles, [h.get_label() for h in handles])
+    _style_axes(ax)
     return fig
 
 
 def learner_model_ladder(ladder: dict, title: str):
     """EF(1a) per learner model (left) and the cosine of the weights recovered on it (right), 95% CI error bars;
-    ``ladder`` as :func:`ilola_lib.analysis.summary.aggregate_learner_models` returns it."""
+    ``ladder`` as :func:`ilola_lib.analysis.summary.aggregate_learner_models` returns it. A model fitted by a
+    method (its entry's ``"method"``) is drawn in that method's colour and labelled with its key; one without,
+    in grey."""
     names = [name for name, entry in ladder.items() if isinstance(entry, dict) and "ef_1a" in entry]
-    labels = [ladder[name]["label"] for name in names]
-    fig, axes = plt.subplots(1, 2, figsize=(11.0, 0.6 * len(names) + 1.8), sharey=True)
-    for ax, key, xlabel in ((axes[0], "ef_1a", "EF(1a) = 1 − KL(1a)/KL(0), held out"),
-                            (axes[1], "cosine", "cosine(ω̂, ω*) of the method fitted on it")):
+    methods = [ladder[name].get("method") for name in names]
+    labels = ["\n".join(textwrap.wrap(ladder[name]["label"], 30)) + (f"\n({method})" if method else "")
+              for name, method in zip(names, methods)]
+    colours = [METHOD_COLOURS.get(method, NEUTRAL_COLOUR) if method else NEUTRAL_COLOUR for method in methods]
+    fig, axes = plt.subplots(1, 2, figsize=(BOOK_WIDTH, 0.85 * len(names) + 1.6), sharey=True, layout="constrained")
+    for ax, key, xlabel in ((axes[0], "ef_1a", "EF(1a) = 1 − KL(1a)/KL(0),\nheld out"),
+                            (axes[1], "cosine", "cosine(ω̂, ω*) of the\nmethod fitted on it")):
         values = [ladder[n].get(key) for n in names]
         means = np.array([v["mean"] if v else np.nan for v in values])
         lows, highs = (np.array([_ci_bound(v, side) for v in values]) for side in (0, 1))
         errors = np.vstack([means - lows, highs - means])
-        ax.barh(np.arange(len(names)), means, xerr=errors, capsize=3, color="tab:blue")
+        ax.barh(np.arange(len(names)), means, xerr=errors, capsize=3, color=colours)
         ax.axvline(0.0, color="black", linewidth=0.8)
         ax.set_xlabel(xlabel)
+        ax.grid(axis="x", color="0.9", linewidth=0.6)
+        ax.set_axisbelow(True)
+        _style_axes(ax)
     axes[0].set_yticks(np.arange(len(names)), labels)
     axes[0].invert_yaxis()
-    fig.suptitle(title)
-    fig.tight_layout()
+    fig.suptitle(title, fontsize=FONT_SIZES["suptitle"])
     return fig

@@ -238,7 +238,8 @@ def reward_panels(seed_metric: dict, config: dict, methods=("ma_lfl_exact", "ma_
     stay, and the last method's recovered shaping potential (last fit pair, mean removed)."""
     game = make_gridworld(config["grid_size"], config["gamma"])
     n = game.size
-    other_cell = (n // 2) * n + n // 2
+    row, col = _centre_cell(n)
+    other_cell = row * n + col
     own_cells = np.arange(game.num_cells)
     states = own_cells * game.num_cells + other_cell if agent == 0 else other_cell * game.num_cells + own_cells
     truth = game.true_weights[agent]
@@ -250,6 +251,22 @@ def reward_panels(seed_metric: dict, config: dict, methods=("ma_lfl_exact", "ma_
     potential = np.array(seed_metric["methods"][methods[-1]]["potential_last_fit_pair"][agent])[states]
     panels[f"recovered potential g ({methods[-1]})"] = (potential - potential.mean()).reshape(n, n)
     return panels
+
+
+def _centre_cell(size: int) -> tuple[int, int]:
+    """``(row, col)`` of the cell where :func:`reward_panels` fixes the other agent: ``(n // 2, n // 2)``."""
+    return size // 2, size // 2
+
+
+def reward_panel_marks(config: dict, agent: int = 0) -> dict[str, tuple[int, int]]:
+    """Cells to mark on :func:`reward_panels` maps of agent ``agent`` (legend label → ``(row, col)``, the
+    ``marks`` of :func:`ilola_lib.analysis.plotting.grid_heatmaps`): its goal, the other agent's goal and the
+    other agent's fixed position (the centre cell)."""
+    game = make_gridworld(config["grid_size"], config["gamma"])
+    other = 1 - agent
+    cell = lambda index: tuple(int(v) for v in divmod(index, game.size))  # noqa: E731
+    return {f"agent {agent}'s goal": cell(game.goals[agent]), f"agent {other}'s goal": cell(game.goals[other]),
+            f"agent {other} (fixed position)": _centre_cell(game.size)}
 
 
 def learner_return_curves(seed_metric: dict) -> dict[str, list[float]]:
