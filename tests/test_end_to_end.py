@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from ilola_lib.core.io import write_json
+from ilola_lib.pipeline.book_check import check_book
 from ilola_lib.pipeline.config import load_params
 from ilola_lib.tasks.t1 import experiment as t1
 from ilola_lib.tasks.t2 import invert as t2_inverse
@@ -74,6 +75,8 @@ def test_dvc_repro_and_book_build_on_the_smoke_profile(tmp_path):
     for key in ("ilola", "ilola_eta0", "ilogel", "ma_lfl"):
         assert {"kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine", "induced_normalized"} <= set(t2_summary["methods"][key])
     assert all(math.isfinite(x) for x in _finite_numbers(t2_summary))
+    assert (tmp_path / "book/_build/html/at_a_glance.html").is_file()
+    assert check_book(tmp_path / "book/_build/html")[0] == []
     for notebook in (tmp_path / "book").rglob("*.ipynb"):
         cells = json.loads(notebook.read_text())["cells"]
         assert not any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))

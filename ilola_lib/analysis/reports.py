@@ -224,13 +224,17 @@ def weights_table(metrics: dict) -> str:
     return markdown_rows(("agent", "weights", *metrics["feature_names"]), rows)
 
 
-def quoted_means(summary: dict, quotes: dict[str, tuple[str, str]]) -> dict[str, float]:
-    """The means a chapter's prose quotes (for myst-nb ``glue``): ``name → summary["methods"][method][metric]["mean"]``
-    for ``quotes[name] = (method, metric)``; a missing method or metric raises ``KeyError`` naming it."""
+def quoted_means(summary: dict, quotes: dict[str, tuple[str, ...]]) -> dict[str, float]:
+    """The means a chapter's prose quotes (for myst-nb ``glue``): ``name → summary[k1][k2]…["mean"]`` for
+    ``quotes[name] = (k1, k2, …)``, e.g. ``("methods", "ilola", "cosine")``; a missing key raises ``KeyError``
+    naming the quote and its path."""
     values = {}
-    for name, (method, metric) in quotes.items():
+    for name, path in quotes.items():
+        node = summary
         try:
-            values[name] = summary["methods"][method][metric]["mean"]
-        except KeyError:
-            raise KeyError(f"{name}: the summary has no mean of {metric!r} for method {method!r}") from None
+            for key in path:
+                node = node[key]
+            values[name] = node["mean"]
+        except (KeyError, TypeError):
+            raise KeyError(f"{name}: the summary has no mean at {'/'.join(path)}") from None
     return values

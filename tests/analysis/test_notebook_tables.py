@@ -51,6 +51,6 @@ def test_quoted_means_reads_the_summary_and_names_what_is_missing():
     from ilola_lib.analysis.reports import quoted_means
 
     summary = {"methods": {"ilola": {"cosine": {"mean": 0.9, "ci95": [0.8, 1.0]}}}}
-    assert quoted_means(summary, {"t_cos": ("ilola", "cosine")}) == {"t_cos": 0.9}
-    with pytest.raises(KeyError, match="'eta' for method 'ilola'"):
-        quoted_means(summary, {"t_eta": ("ilola", "eta")})
+    assert quoted_means(summary, {"t_cos": ("methods", "ilola", "cosine")}) == {"t_cos": 0.9}
+    with pytest.raises(KeyError, match="t_eta: the summary has no mean at methods/ilola/eta"):
+        quoted_means(summary, {"t_eta": ("methods", "ilola", "eta")})
