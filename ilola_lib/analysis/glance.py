@@ -46,10 +46,9 @@ def recovered_as_true(task: str, method: str, kl_suffix: str = "") -> Callable:
 
     def judge(summaries: dict[str, dict]) -> tuple[str, str, str]:
         metrics = _method(summaries, task, method)
-        kls = ", ".join(f"KL({label}) {format_interval(metrics[f'kl_{key}{kl_suffix}'])}"
-                        for key, label in (("1a", "1a"), ("1b", "1b"), ("0", "0")))
+        kls = ", ".join(f"KL({key}) {format_interval(metrics[f'kl_{key}{kl_suffix}'], digits=2)}" for key in ("1a", "1b", "0"))
         ef_1a, ef_1b = metrics["ef_1a"]["mean"], metrics["explained_fraction"]["mean"]
-        measurement = f"{kls}; EF(1a) {ef_1a:.2f}, EF(1b) {ef_1b:.2f}"
+        measurement = f"EF(1a) {ef_1a:.2f}, EF(1b) {ef_1b:.2f}; {kls}"
         if ef_1a <= 0:
             return (measurement, "not reproduced",
                     "with the true reward the learner model predicts the held-out updates no better than no update "
