@@ -313,7 +313,7 @@ def test_every_python_stage_runs_a_notebook_through_the_pipeline_runner():
     groups, _ = _pipeline()
     assert len(_notebook_groups()) >= 12
     for name, stages in groups.items():
-        if "python" in stages[0]["cmd"] and name != "validate_params":
+        if "python" in stages[0]["cmd"] and name not in ("validate_params", "book"):
             command = notebook_command(stages[0]["cmd"])
             assert command and command[0] == "ilola_lib.pipeline.notebook_runner", (name, stages[0]["cmd"])
 
@@ -418,7 +418,9 @@ def test_book_deps_match_the_table_of_contents():
             candidates = {f"book/{entry}.md", f"book/{entry}.ipynb"} & deps
             assert len(candidates) == 1, f"toc file {entry} is not a dep of the book stage"
             referenced |= candidates
-    assert deps - referenced == {"book/_config.yml", "book/_toc.yml"}, deps - referenced
+    assert deps - referenced == {"book/_config.yml", "book/_toc.yml", "book/references.bib",
+                                 "ilola_lib/pipeline/book_check.py"}, deps - referenced
+    assert groups["book"][0]["cmd"].endswith("python -m ilola_lib.pipeline.book_check book/_build/html")
 
 
 def test_dvcignore_excludes_python_bytecode_at_any_depth():

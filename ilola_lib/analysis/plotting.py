@@ -81,10 +81,13 @@ MARK_STYLES = (  # (marker, size, face colour) of the cells marked on grid heatm
 
 
 def method_key(label: str) -> str | None:
-    """The :data:`METHOD_COLOURS` key a series label names: the label itself, or the last word of it that is a
-    key (``"r̂ of ilola_eta0"`` → ``"ilola_eta0"``); ``None`` when it names none."""
+    """The :data:`METHOD_COLOURS` key a series label names: the label itself, ``"true reward"`` for any label
+    that mentions it, or the last word of it that is a key (``"r̂ of ilola_eta0"`` → ``"ilola_eta0"``); ``None``
+    when it names none."""
     if label in METHOD_COLOURS:
         return label
+    if "true reward" in label:
+        return "true reward"
     keys = [word for word in re.findall(r"[A-Za-z0-9_]+", label) if word in METHOD_COLOURS]
     return keys[-1] if keys else None
 
@@ -268,8 +271,9 @@ def phase_curves_figure(curves: dict[str, list[float]], xlabel: str, ylabel: str
 
 
 def learning_curves_figure(curves: np.ndarray, baselines: dict[str, float], title: str):
-    """Per-seed learning curves ``[seeds, K+1]`` (mean and range) with horizontal baseline lines."""
-    return induced_curves_figure({"trained (mean over seeds, band: range)": curves}, baselines, title)
+    """Per-seed learning curves ``[seeds, K+1]`` of learners trained on the true reward (mean and range, drawn in
+    the true reward's colour as in :func:`induced_curves_figure`) with horizontal baseline lines."""
+    return induced_curves_figure({"trained on the true reward (mean over seeds, band: range)": curves}, baselines, title)
 
 
 def induced_curves_figure(curves: dict[str, np.ndarray], baselines: dict[str, float], title: str,

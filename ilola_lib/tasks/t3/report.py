@@ -73,12 +73,15 @@ def t3_target_checks(summary: dict, method: str = "ilola") -> list[dict]:
 def monte_carlo_agreement(inverse_metrics: list[dict]) -> dict:
     """``|KL − KL_mc| / se`` for every seed, method and KL; the largest and whether all are within the T3
     target ``mc_agreement_standard_errors_max`` (KL(rand)'s standard error is an upper bound, see
-    :mod:`ilola_lib.inverse.evaluation`)."""
+    :mod:`ilola_lib.inverse.evaluation`); and the median relative standard error ``se / KL_mc``."""
     deviations = [abs(method[key] - method[f"{key}_mc"]) / method[f"{key}_mc_se"]
                   for metrics in inverse_metrics for method in metrics["methods"].values() for key in KL_KEYS]
+    relative = [method[f"{key}_mc_se"] / method[f"{key}_mc"] for metrics in inverse_metrics
+                for method in metrics["methods"].values() for key in KL_KEYS if method[f"{key}_mc"] > 0]
     largest = float(np.max(deviations))
     return {"largest_deviation_in_standard_errors": largest, "count": len(deviations),
-            "all_within": bool(largest <= load_targets().t3.mc_agreement_standard_errors_max)}
+            "all_within": bool(largest <= load_targets().t3.mc_agreement_standard_errors_max),
+            "median_relative_standard_error": float(np.median(relative))}
 
 
 def return_baselines(summary: dict) -> dict[str, float]:
