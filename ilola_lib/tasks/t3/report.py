@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ilola_lib.analysis import reports
-from ilola_lib.analysis.reports import common_seeds, induced_normalisers, per_seed_methods
+from ilola_lib.analysis.reports import common_seeds, induced_normalisers, per_seed_methods, quoted_means
 from ilola_lib.analysis.statistics import ci_source, lies_above
 from ilola_lib.analysis.summary import (
     KL_KEYS,
@@ -109,3 +109,26 @@ def induced_per_seed_table(induced_metrics: list[dict]) -> str:
         [str(metrics["seed"]), *(f"{metrics['methods'][m]['induced_normalized']:.2f} "
                                  f"({metrics['methods'][m]['return']['package_distance']:+.2f} m)" for m in methods)]
         for metrics in induced_metrics))
+
+
+def reading_numbers(summary: dict, agreement: dict) -> dict[str, float]:
+    """The numbers the T3 chapter's prose quotes (glued by myst-nb): learner returns and package distances,
+    the learner-model ladder, per-method means, the paired Stage B − Stage A difference of KL(1b) and the
+    Monte-Carlo agreement (:func:`monte_carlo_agreement`)."""
+    quotes = {"t3_ret_trained": ("learners", "return_trained"), "t3_ret_stand": ("learners", "return_stand_still"),
+              "t3_ret_random": ("learners", "return_random"), "t3_dist_trained": ("package_distance", "return_trained"),
+              "t3_dist_stand": ("package_distance", "return_stand_still"),
+              "t3_shadow_ev": ("learner_models", "shadow_critic_explained_variance")}
+    quotes |= {f"t3_ef_{model}": ("learner_models", model, "ef_1a")
+               for model in ("gpomdp", "surrogate", "surrogate_adam", "replay")}
+    quotes |= {f"t3_{metric}_{method}": ("methods", method, metric)
+               for method in ("ilola", "ilogel", "ilola_gpomdp", "ilogel_gpomdp")
+               for metric in ("ef_1a", "explained_fraction", "cosine", "induced_normalized", "kl_1b", "kl_0")}
+    quotes["t3_eta_ilola"] = ("methods", "ilola", "eta")
+    numbers = quoted_means(summary, quotes)
+    stage_ab = summary["paired_kl_1b"]["ilola − ilogel"]
+    low, high = stage_ab["ci95"] or (float("nan"), float("nan"))  # no interval from a single seed
+    numbers |= {"t3_ab_mean": stage_ab["mean"], "t3_ab_low": low, "t3_ab_high": high,
+                "t3_mc_largest": agreement["largest_deviation_in_standard_errors"], "t3_mc_count": agreement["count"],
+                "t3_mc_relative_se": agreement["median_relative_standard_error"]}
+    return numbers
