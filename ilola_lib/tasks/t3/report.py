@@ -123,7 +123,8 @@ def reading_numbers(summary: dict, agreement: dict) -> dict[str, float]:
                for model in ("gpomdp", "surrogate", "surrogate_adam", "replay")}
     quotes |= {f"t3_{metric}_{method}": ("methods", method, metric)
                for method in ("ilola", "ilogel", "ilola_gpomdp", "ilogel_gpomdp")
-               for metric in ("ef_1a", "explained_fraction", "cosine", "induced_normalized", "kl_1b", "kl_0")}
+               for metric in ("ef_1a", "explained_fraction", "cosine", "kl_1b", "kl_0")}
+    quotes |= {f"t3_induced_normalized_{method}": ("methods", method, "induced_normalized") for method in ("ilola", "ilogel")}
     quotes["t3_eta_ilola"] = ("methods", "ilola", "eta")
     numbers = quoted_means(summary, quotes)
     stage_ab = summary["paired_kl_1b"]["ilola − ilogel"]
