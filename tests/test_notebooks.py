@@ -1,5 +1,6 @@
 """Source notebooks are thin, parameterized and stripped (executed copies are pipeline outputs)."""
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -55,3 +56,28 @@ def test_numbers_in_prose_are_glued_from_the_results(path):
 def test_the_number_check_sees_typed_numbers_and_passes_glued_ones():
     assert unglued_numbers("the cosine is 0.98 over 5 seeds") == ["0.98", "5"]
     assert unglued_numbers("the cosine is {glue:text}`t2_cos:.2f` in T2, KL(1b) vs KL(0), $k \\ge 3$") == []
+
+
+def displays_more_than_a_figure(source: str) -> bool:
+    """A cell that prints, or displays its last expression, besides its figure (the caption would label both)."""
+    statements = ast.parse(source).body
+    prints = any(isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print"
+                 for node in ast.walk(ast.Module(body=statements, type_ignores=[])))
+    last = statements[-1] if statements else None
+    shown = isinstance(last, ast.Expr) and not ast.unparse(last).startswith(("plt.", "save_figure"))
+    return prints or shown
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_captioned_figure_cell_displays_only_its_figure(path):
+    cells = json.loads(path.read_text())["cells"]
+    offending = [i for i, cell in enumerate(cells) if cell["cell_type"] == "code"
+                 and "figure" in cell.get("metadata", {}).get("mystnb", {})
+                 and displays_more_than_a_figure("".join(cell["source"]))]
+    assert not offending, f"{path.name}: cells {offending} show a table under the figure's caption: split them"
+
+
+def test_the_caption_check_sees_a_table_under_a_figure():
+    assert displays_more_than_a_figure("fig = f()\nplt.show()\nMarkdown(table)")
+    assert displays_more_than_a_figure("plt.show()\nprint(value)")
+    assert not displays_more_than_a_figure("fig = f()\nsave_figure(fig, p)\nplt.show()\nvalue = g()")

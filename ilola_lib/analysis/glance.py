@@ -16,10 +16,14 @@ A verdict is one of :data:`VERDICTS`, decided by a stated rule on the summary (n
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
+from ilola_lib.analysis.statistics import above_zero
 from ilola_lib.analysis.summary import format_interval, markdown_rows
+from ilola_lib.core.io import read_json, write_text
 
 VERDICTS = ("reproduced", "reproduced only with caveat", "not reproduced")
 RECOVERED_SHARE = 0.9
@@ -70,14 +74,14 @@ def induced_near_random(task: str, method: str) -> Callable:
     def judge(summaries: dict[str, dict]) -> tuple[str, str, str]:
         induced = _method(summaries, task, method)["induced_normalized"]
         measurement = f"normalised induced return {format_interval(induced)} (0: best trivial policy, 1: true reward)"
-        interval = induced.get("ci95")
-        if interval is None:
+        above = above_zero(induced)
+        if above is None:
             return measurement, "not reproduced", "a single seed gives no interval to judge by"
-        if interval[0] <= 0 <= interval[1]:
-            return measurement, "reproduced", "the recovered reward trains no better than the best trivial policy"
-        if interval[0] > 0:
+        if above:
             return (measurement, "not reproduced",
                     "the recovered reward trains learners clearly better than the best trivial policy")
+        if induced["ci95"][1] >= 0:
+            return measurement, "reproduced", "the recovered reward trains no better than the best trivial policy"
         return measurement, "not reproduced", "the recovered reward trains learners worse than the best trivial policy"
 
     return judge
@@ -126,25 +130,18 @@ def verdict_rules() -> str:
     ))
 
 
-def glance_rows(summaries: dict[str, dict], links: bool = True) -> list[dict]:
-    """One row per claim whose task has a summary: claim, poster value, measurement, verdict and its reason."""
+def glance_table(summaries: dict[str, dict], links: bool = True) -> str:
+    """The "at a glance" Markdown table, one row per claim whose task has a summary: task, claim, poster value,
+    measurement, verdict and its reason (``links``: task cells link to their chapter with MyST ``{doc}``)."""
     rows = []
     for claim in CLAIMS:
         if claim.task not in summaries:
             continue
         measurement, verdict, reason = claim.judge(summaries)
         assert verdict in VERDICTS, f"unknown verdict {verdict!r}"
-        where = f"{{doc}}`{claim.task.upper()} <{claim.chapter}>`" if links else claim.task.upper()
-        rows.append({"task": where, "claim": claim.claim, "poster": claim.poster_value,
-                     "measurement": measurement, "verdict": verdict, "reason": reason})
-    return rows
-
-
-def glance_table(summaries: dict[str, dict], links: bool = True) -> str:
-    """The "at a glance" Markdown table (``links``: task cells link to their chapter with MyST ``{doc}``)."""
+        task = f"{{doc}}`{claim.task.upper()} <{claim.chapter}>`" if links else claim.task.upper()
+        rows.append([task, claim.claim, claim.poster_value, measurement, f"**{verdict}**: {reason}"])
     header = ("task", "the poster's claim", "poster", "this artifact (mean [95% CI] over seeds)", "verdict")
-    rows = [[row["task"], row["claim"], row["poster"], row["measurement"], f"**{row['verdict']}**: {row['reason']}"]
-            for row in glance_rows(summaries, links)]
     return markdown_rows(header, rows)
 
 
@@ -160,11 +157,6 @@ def readme_with_headline(readme: str, summaries: dict[str, dict]) -> str:
 def main(argv: list[str] | None = None) -> None:
     """``python -m ilola_lib.analysis.glance [--readme README.md] [--results results]``: write the README's
     headline results from the task summaries."""
-    import argparse
-    from pathlib import Path
-
-    from ilola_lib.core.io import read_json, write_text
-
     parser = argparse.ArgumentParser(description="Write the README's headline results from results/t*/summary.json.")
     parser.add_argument("--readme", default="README.md")
     parser.add_argument("--results", default="results")

@@ -3,8 +3,8 @@
 The book shows figures about :data:`BOOK_WIDTH` inches wide (~800 px), so the figures below are at most that wide
 and use the font sizes of :data:`FONT_SIZES`; their legends sit outside the axes' data area. Every per-method
 series takes its colour from :data:`METHOD_COLOURS` (the same colour for a method on every page), every KL bar
-its colour from :data:`KL_COLOURS`. No global ``rcParams`` are changed: :func:`phase_curves_figure` and
-:func:`learning_curves_figure` keep their earlier output byte for byte.
+its colour from :data:`KL_COLOURS`. No global ``rcParams`` are changed, so :func:`phase_curves_figure`, drawn
+with matplotlib's defaults, keeps its earlier output byte for byte.
 """
 
 from __future__ import annotations
@@ -120,39 +120,40 @@ def _style_axes(ax) -> None:
     ax.title.set_fontsize(FONT_SIZES["title"])
 
 
-def _legend_beside(ax, handles=None, labels=None, **kwargs):
+def _legend_beside(ax, **kwargs):
     """A legend outside ``ax``, to its right (constrained layout makes room for it)."""
-    args = () if handles is None else (handles, labels)
-    return ax.legend(*args, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
                      fontsize=FONT_SIZES["legend"], **kwargs)
 
 
-def _legend_above(ax, handles=None, labels=None, **kwargs):
+def _legend_above(ax, **kwargs):
     """A legend outside ``ax``, just above it (under the figure's suptitle)."""
-    args = () if handles is None else (handles, labels)
-    return ax.legend(*args, loc="lower center", bbox_to_anchor=(0.5, 1.02), borderaxespad=0.0,
+    return ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02), borderaxespad=0.0,
                      fontsize=FONT_SIZES["legend"], **kwargs)
 
 
-def kl_scale(means, floor: float = LOG_FLOOR, linear_span: float = 30.0) -> str:
+KL_LINEAR_SPAN = 30.0
+"""Largest ratio of KL means still drawn on a linear axis (:func:`kl_scale`)."""
+
+
+def kl_scale(means, floor: float = LOG_FLOOR) -> str:
     """``"log"`` when some mean lies below ``floor`` (an exact zero) or the finite means span a factor of at
-    least ``linear_span``; ``"linear"`` otherwise (the bars then start at 0)."""
+    least :data:`KL_LINEAR_SPAN`; ``"linear"`` otherwise (the bars then start at 0)."""
     means = np.asarray(means, dtype=float)
     finite = means[np.isfinite(means)]
     if finite.size == 0:
         return "linear"
     if (finite < floor).any():
         return "log"
-    return "log" if finite.max() >= linear_span * finite.min() else "linear"
+    return "log" if finite.max() >= KL_LINEAR_SPAN * finite.min() else "linear"
 
 
-def kl_comparison(methods: dict, title: str, keys: tuple[str, ...] = KL_KEYS, floor: float = LOG_FLOOR,
-                  yscale: str | None = None, linear_span: float = 30.0):
+def kl_comparison(methods: dict, title: str, keys: tuple[str, ...] = KL_KEYS, floor: float = LOG_FLOOR):
     """Grouped bars of held-out KLs per method (95% CI error bars), one colour per KL kind (:data:`KL_COLOURS`;
     Monte Carlo estimates lighter and hatched).
 
-    The y axis is linear when the means span less than a factor ``linear_span`` and none is below ``floor``,
-    logarithmic otherwise (:func:`kl_scale`; ``yscale`` forces one). On a log axis values below ``floor``
+    The y axis is linear when the means span less than a factor :data:`KL_LINEAR_SPAN` and none is below
+    ``floor``, logarithmic otherwise (:func:`kl_scale`). On a log axis values below ``floor``
     (exact zeros from matched models) are drawn at ``floor`` and marked "0". A metric without an interval
     (``"ci95": None``, fewer than 2 seeds) gets no error bar. The legend sits above the axes (beside them with
     more than four KL keys).
@@ -160,7 +161,7 @@ def kl_comparison(methods: dict, title: str, keys: tuple[str, ...] = KL_KEYS, fl
     names = list(methods)
     values = {key: np.array([methods[n][key]["mean"] if key in methods[n] else np.nan for n in names])
               for key in keys}
-    scale = yscale or kl_scale(np.concatenate(list(values.values())) if keys else [], floor, linear_span)
+    scale = kl_scale(np.concatenate(list(values.values())), floor)
     beside = len(keys) > len(KL_KEYS)
     width = min(BOOK_WIDTH, max(6.0, 1.2 + (0.75 + 0.1 * len(keys)) * len(names) + (2.8 if beside else 0.0)))
     fig, ax = plt.subplots(figsize=(width, 4.6), layout="constrained")
@@ -212,22 +213,20 @@ def _ci_bound(summary: dict | None, side: int) -> float:
     return summary["ci95"][side]
 
 
-def grid_heatmaps(panels: dict[str, np.ndarray], title: str, marks: dict[str, tuple[int, int]] | None = None,
-                  ncols: int | None = None):
+def grid_heatmaps(panels: dict[str, np.ndarray], title: str, marks: dict[str, tuple[int, int]] | None = None):
     """One heatmap per panel (``[n, n]`` arrays), each with its own symmetric colour scale and colour bar.
 
     ``marks`` (legend label → ``(row, col)``) are drawn as markers (:data:`MARK_STYLES`, in turn) on every
-    panel and explained in one legend under the panels. Panels fill ``ncols`` columns (default: two for four
-    panels, else up to three).
+    panel and explained in one legend under the panels. Panels fill two columns for four panels, else up to
+    three.
     """
     count = len(panels)
-    ncols = ncols or (2 if count == 4 else min(count, 3))
+    ncols = 2 if count == 4 else min(count, 3)
     nrows = -(-count // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(min(BOOK_WIDTH, 4.3 * ncols), 3.5 * nrows + 0.9),
                              squeeze=False, layout="constrained")
     for ax in axes.flat[count:]:
         ax.set_visible(False)
-    handles = []
     for ax, (name, values) in zip(axes.flat, panels.items()):
         values = np.asarray(values, dtype=float)
         limit = np.abs(values).max() or 1.0
@@ -276,13 +275,15 @@ def learning_curves_figure(curves: np.ndarray, baselines: dict[str, float], titl
     return induced_curves_figure({"trained on the true reward (mean over seeds, band: range)": curves}, baselines, title)
 
 
-def induced_curves_figure(curves: dict[str, np.ndarray], baselines: dict[str, float], title: str,
-                          markers_per_curve: int = 10):
+MARKERS_PER_CURVE = 10
+
+
+def induced_curves_figure(curves: dict[str, np.ndarray], baselines: dict[str, float], title: str):
     """Per label, the mean over seeds of its learning curves ``[seeds, K+1]`` (true return of each batch)
     with a band from the minimum to the maximum over seeds; each baseline a grey horizontal line.
 
     A label naming a method key (``"r̂ of ilola"``) gets that method's colour (:data:`METHOD_COLOURS`) and line
-    style (:data:`METHOD_LINE_STYLES`); ``markers_per_curve`` markers per curve, staggered between curves.
+    style (:data:`METHOD_LINE_STYLES`); :data:`MARKERS_PER_CURVE` markers per curve, staggered between curves.
     Earlier curves are drawn wider and lower, so a curve lying on another still shows at its edges. The legend
     sits under the axes.
     """
@@ -295,7 +296,7 @@ def induced_curves_figure(curves: dict[str, np.ndarray], baselines: dict[str, fl
         others += method_key(label) is None
         colour = method_colour(label, fallback)
         linestyle, marker = _method_line_style(label, fallback)
-        step = max(1, len(updates) // max(markers_per_curve, 1))
+        step = max(1, len(updates) // MARKERS_PER_CURVE)
         ax.fill_between(updates, values.min(0), values.max(0), alpha=0.12, color=colour, linewidth=0, zorder=1)
         ax.plot(updates, values.mean(0), color=colour, linestyle=linestyle, label=label, zorder=3 + index,
                 linewidth=3.2 - 1.8 * index / max(count - 1, 1), marker=marker, markersize=6.5,
@@ -378,7 +379,7 @@ def per_agent_scatter_figure(values: dict[str, np.ndarray], ylabel: str, title: 
     ax.set_title(title)
     ax.grid(axis="y", color="0.9", linewidth=0.6)
     ax.set_axisbelow(True)
-    _legend_beside(ax, handles, [h.get_label() for h in handles])
+    _legend_beside(ax, handles=handles)
     _style_axes(ax)
     return fig
 
@@ -392,7 +393,7 @@ def learner_model_ladder(ladder: dict, title: str):
     methods = [ladder[name].get("method") for name in names]
     labels = ["\n".join(textwrap.wrap(ladder[name]["label"], 30)) + (f"\n({method})" if method else "")
               for name, method in zip(names, methods)]
-    colours = [METHOD_COLOURS.get(method, NEUTRAL_COLOUR) if method else NEUTRAL_COLOUR for method in methods]
+    colours = [METHOD_COLOURS.get(method, NEUTRAL_COLOUR) for method in methods]
     fig, axes = plt.subplots(1, 2, figsize=(BOOK_WIDTH, 0.85 * len(names) + 1.6), sharey=True, layout="constrained")
     for ax, key, xlabel in ((axes[0], "ef_1a", "EF(1a) = 1 − KL(1a)/KL(0),\nheld out"),
                             (axes[1], "cosine", "cosine(ω̂, ω*) of the\nmethod fitted on it")):

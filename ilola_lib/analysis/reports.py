@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ilola_lib.analysis.induced import noise_floor, resolved
 from ilola_lib.analysis.statistics import above_zero, bootstrap_ci, summarize_evaluations
 from ilola_lib.analysis.summary import LEARNER_MODELS, format_interval, format_number, format_threshold, markdown_rows
 from ilola_lib.analysis.targets import IlolaTargets
@@ -50,9 +51,10 @@ def per_seed_methods(inverse_metrics: list[dict], induced_metrics: list[dict]) -
 
 
 def induced_normalisers(learner_metrics: list[dict], induced_metrics: list[dict], trivial: tuple[str, ...]) -> dict:
-    """``{"return_true", "return_floor"}`` over seeds: the induced-return normalisers of design §6.
+    """``{"return_true", "return_floor", "noise_floor"}`` over seeds: the induced-return normalisers of design §6
+    and the training noise of the normalised return (:func:`~ilola_lib.analysis.induced.noise_floor`).
 
-    ``R_true`` (the learners' return, one per seed) gets the bootstrap CI over seeds. ``R_floor`` is, per seed,
+    ``R_true`` (per seed the mean of the true-reward trainings) gets the bootstrap CI over seeds. ``R_floor`` is, per seed,
     the best trivial policy of ``trivial`` (``learner_metrics[s]["return_<name>"]``); it is summarised like that
     policy's evaluation (:func:`~ilola_lib.analysis.statistics.summarize_evaluations`), so a floor evaluated
     once — the same in every seed — carries the normal CI of its evaluation episodes, not a zero-width one.
@@ -67,7 +69,7 @@ def induced_normalisers(learner_metrics: list[dict], induced_metrics: list[dict]
                              f"return of the learners ({best}: {floor['mean']})")
         floors.append(floor)
     return {"return_true": bootstrap_ci([m["return_true"] for m in induced_metrics]),
-            "return_floor": summarize_evaluations(floors)}
+            "return_floor": summarize_evaluations(floors), "noise_floor": noise_floor(induced_metrics)}
 
 
 def target_checks(summary: dict, targets: IlolaTargets, method: str = CENTRAL_METHOD,
@@ -102,8 +104,12 @@ def target_checks(summary: dict, targets: IlolaTargets, method: str = CENTRAL_ME
     induced, induced_min = mean("induced_normalized"), targets.induced_normalized_min
     checks.append((f"normalised induced return ≥ {format_threshold(induced_min)}", induced, induced_min,
                    induced is not None and induced >= induced_min))
-    return [{"target": f"`{method}`: {text}", "measured": _float_or_none(value), "threshold": _float_or_none(threshold),
-             "met": bool(met)} for text, value, threshold, met in checks]
+    listed = [{"target": f"`{method}`: {text}", "measured": _float_or_none(value),
+               "threshold": _float_or_none(threshold), "met": bool(met)} for text, value, threshold, met in checks]
+    floor = summary.get("induced", {}).get("noise_floor")
+    if induced is not None and floor is not None:
+        listed[-1]["within_noise_floor"] = not resolved(induced - induced_min, floor["mean_resolution"])
+    return listed
 
 
 def _float_or_none(value) -> float | None:
@@ -112,11 +118,14 @@ def _float_or_none(value) -> float | None:
 
 def checks_markdown(checks: list[dict]) -> str:
     """A Markdown table of :func:`target_checks`, a missed target marked **missed** ("—" and **not measured**
-    where the value could not be measured)."""
+    where the value could not be measured); a verdict closer to its threshold than the noise floor's resolution
+    says so."""
     def verdict(check: dict) -> str:
         if check["met"]:
-            return "hit"
-        return "**missed**" if check["measured"] is not None else "**not measured**"
+            return "hit" + (" (within the noise floor)" if check.get("within_noise_floor") else "")
+        if check["measured"] is None:
+            return "**not measured**"
+        return "**missed**" + (" (within the noise floor)" if check.get("within_noise_floor") else "")
 
     return markdown_rows(("target", "measured", "threshold", "met"), (
         [c["target"], format_number(c["measured"]), format_number(c["threshold"]), verdict(c)] for c in checks))
@@ -150,6 +159,41 @@ def stage_comparison(summary: dict, central: str = CENTRAL_METHOD,
         for m in shown))
     sentences = [_paired_comparison(differences, central, other) for other in shown[1:]]
     return table + "\n" + "\n".join(f"- {s}" for s in sentences) + "\n"
+
+
+def induced_comparison(summary: dict, central: str = CENTRAL_METHOD) -> str:
+    """Markdown: each method's mean normalised induced return [95% CI], its paired difference from ``central``'s
+    [95% t-interval] and a verdict, and the noise floor. A difference smaller than the floor's resolution of a
+    difference of means (:func:`~ilola_lib.analysis.induced.noise_floor`) is **indistinguishable**; a mean closer
+    to 1 than the resolution of a mean is indistinguishable from training on the true reward."""
+    methods, floor = summary["methods"], summary["induced"]["noise_floor"]
+    differences = summary.get("paired_induced", {})
+    shown = [m for m in _ordered(methods) if "induced_normalized" in methods[m]]
+
+    def verdict(method: str) -> str:
+        value = methods[method]["induced_normalized"]["mean"]
+        versus_truth = ("indistinguishable from the true reward" if not resolved(value - 1, floor["mean_resolution"])
+                        else "below the true reward" if value < 1 else "above the true reward")
+        if method == central or f"{central} − {method}" not in differences:
+            return versus_truth
+        difference = differences[f"{central} − {method}"]["mean"]
+        if not resolved(difference, floor["difference_resolution"]):
+            return f"{versus_truth}; indistinguishable from `{central}`"
+        return f"{versus_truth}; `{central}` {'higher' if difference > 0 else 'lower'}"
+
+    table = markdown_rows(("method", "normalised induced return [95% CI]",
+                           f"`{central}` − this method, paired by seed [95% CI]", "at the noise floor"), (
+        [f"`{m}`", format_interval(methods[m]["induced_normalized"]),
+         format_interval(differences[f"{central} − {m}"]) if f"{central} − {m}" in differences else "—", verdict(m)]
+        for m in shown))
+    normalisers = (f"R_true (per seed the mean of {floor['trainings_per_seed']} trainings on the true reward) "
+                   f"{format_interval(summary['induced']['return_true'])}, R_floor "
+                   f"{format_interval(summary['induced']['return_floor'])} (mean [95% CI]).")
+    return table + f"\n{normalisers} " + (
+        f"Noise floor: one training on the true reward varies by σ = {format_number(floor['training_sd'])} "
+        f"(normalised scale; {floor['trainings_per_seed']} trainings per seed, pooled over seeds). Differences of "
+        f"two means below {format_number(floor['difference_resolution'])} (2σ·√(2/seeds)) and distances of a mean "
+        f"from 1 below {format_number(floor['mean_resolution'])} (2σ/√seeds) are indistinguishable.\n")
 
 
 def induced_learning_curves(learner_metrics: list[dict], induced_metrics: list[dict]) -> dict[str, np.ndarray]:

@@ -57,10 +57,10 @@ def aggregate_methods(seed_metrics: list[dict]) -> dict:
 
 def paired_method_differences(seed_metrics: list[dict], key: str = "kl_1b") -> dict:
     """``"<central> − <other>"`` → the per-seed difference of ``key`` between two methods run on the same traces,
-    with its paired t-interval, for every pair of :data:`METHOD_PAIRS` present in every seed."""
+    with its paired t-interval, for every pair of :data:`METHOD_PAIRS` that reports ``key`` in every seed."""
     differences = {}
     for central, other in METHOD_PAIRS:
-        if all({central, other} <= set(m["methods"]) for m in seed_metrics):
+        if all(key in m["methods"].get(central, {}) and key in m["methods"].get(other, {}) for m in seed_metrics):
             differences[f"{central} − {other}"] = paired_difference(
                 [m["methods"][central][key] for m in seed_metrics], [m["methods"][other][key] for m in seed_metrics])
     return differences

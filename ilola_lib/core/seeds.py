@@ -19,6 +19,7 @@ STREAMS = {
     "monte_carlo_kl": 4,         # actions drawn by the Monte-Carlo KL
     "shadow_critic": 5,          # the observer's shadow critic: initialisation and minibatch order
     "replay_minibatches": 6,     # the observer's minibatch order of the PPO replay
+    "true_reward_replications": 7,  # + replication index ≥ 1: training seeds of the induced return's noise floor
 }
 LEARNER_STREAMS = ("normalizer", "env", "init", "actions", "minibatches")
 EVALUATION_FIRST_EPISODE_SEED = 1_000_000  # evaluation episodes use seeds from here on, apart from training
@@ -39,6 +40,14 @@ def stream_torch_generator(seed: int, name: str) -> torch.Generator:
     """A torch generator seeded with the first 32-bit word of the stream's ``SeedSequence``."""
     state = np.random.SeedSequence(stream_key(seed, name)).generate_state(1)[0]
     return torch.Generator().manual_seed(int(state))
+
+
+def replication_training_seed(seed: int, replication: int) -> int:
+    """The PPO training seed of replication ``r ≥ 1`` of seed ``seed``'s learners (replication 0 is ``seed``):
+    the first 32-bit word of stream ``"true_reward_replications"``'s ``SeedSequence``, index ``r``."""
+    if replication < 1:
+        raise ValueError(f"replication {replication}: replication 0 is the learners' own run with seed {seed}")
+    return int(np.random.SeedSequence(stream_key(seed, "true_reward_replications", replication)).generate_state(1)[0])
 
 
 def soft_q_generator(seed: int, pair: int) -> torch.Generator:

@@ -86,7 +86,7 @@ def _hash_like(alt: str) -> bool:
     return bool(HASH_LIKE.match(alt) or HASH_LIKE.match(stem)) or alt.lower().endswith(IMAGE_SUFFIXES)
 
 
-def image_problems(soup: BeautifulSoup, page: Path, root: Path | None = None) -> list[str]:
+def image_problems(soup: BeautifulSoup, page: Path, root: Path) -> list[str]:
     """Every ``<img>``: its ``src`` is an existing file (relative to the page, or to ``root`` when it starts
     with ``/``; ``data:`` and http(s) sources are not checked) and its ``alt`` is set and not a hash or file name."""
     problems = []
@@ -99,7 +99,7 @@ def image_problems(soup: BeautifulSoup, page: Path, root: Path | None = None) ->
             pass
         else:
             path = unquote(url.path)
-            base = (root or page.parent) if path.startswith("/") else page.parent
+            base = root if path.startswith("/") else page.parent
             if not (base / path.lstrip("/")).is_file():
                 problems.append(f"image: {src!r} does not exist")
         alt = (image.get("alt") or "").strip()

@@ -50,6 +50,7 @@ from ilola_lib.pipeline.fields import (
     Section,
     Seeds,
     StatesPerPair,
+    TrueRewardTrainings,
     UpdateEpochs,
     VfCoef,
     Workers,
@@ -197,6 +198,7 @@ class NeuralTask(Section):
 
     seeds: Seeds
     eval_episodes: EvalEpisodes
+    true_reward_trainings: TrueRewardTrainings
     workers: Workers
     ppo: PPOSection
     inverse: TraceInverse

@@ -69,6 +69,7 @@ Discount = number_field("discount factor γ", gt=0, lt=1)
 LearningRate = number_field("Adam / gradient step size", gt=0)
 Workers = integer_field("worker processes (the metrics do not depend on it)", 1, 64)
 EvalEpisodes = integer_field("evaluation episodes per policy", 20, 100_000)
+TrueRewardTrainings = integer_field("trainings on the true reward per seed (the learners' own run and replications with other training seeds): the induced return's noise floor", 2, 100)
 
 # Shared by every inverse section
 HeldOutEvery = integer_field("every n-th update pair is held out", 2, 1000)

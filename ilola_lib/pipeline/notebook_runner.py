@@ -103,7 +103,8 @@ SCRATCH_PREFIX = "ilola-papermill-"
 
 
 def run_notebook(source: str | Path, output: str | Path, parameters: dict) -> Path:
-    """Execute ``source`` with ``parameters`` (papermill) and write the normalised copy to ``output``.
+    """Execute ``source`` with ``parameters`` (papermill) and write the normalised copy, dressed for the book
+    (:func:`present`), to ``output``.
 
     Papermill writes its copy into a temporary folder (removed afterwards, also on SIGTERM, which raises
     :class:`SystemExit` meanwhile); nothing but ``output`` itself is ever created in ``output``'s folder.

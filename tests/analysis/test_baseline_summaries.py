@@ -61,8 +61,8 @@ def test_t3_stand_still_comparison_uses_the_episode_interval():
 
 def test_induced_floor_evaluated_once_carries_its_episode_interval():
     learner_metrics = t3_learners()
-    induced = [{"seed": m["seed"], "return_true": m["return_trained"]["mean"], "return_floor": RANDOM["mean"]}
-               for m in learner_metrics]
+    induced = [{"seed": m["seed"], "return_true": m["return_trained"]["mean"], "return_floor": RANDOM["mean"],
+                "return_true_trainings": [m["return_trained"]["mean"]] * 2, "training_sd": 0.1} for m in learner_metrics]
     normalisers = induced_normalisers(learner_metrics, induced, t3_learn.BASELINES)
     assert normalisers["return_floor"]["ci95"] == normal_ci(RANDOM["mean"], RANDOM["standard_error"])
     assert normalisers["return_floor"]["ci_source"] == "evaluation episodes"
@@ -81,7 +81,8 @@ def test_t2_no_op_is_the_same_in_every_seed_and_uniform_random_is_not():
     assert learners["return_noop"] == {"mean": noop["mean"], "ci95": normal_ci(noop["mean"], noop["standard_error"]),
                                        "ci_source": "evaluation episodes"}
     assert learners["return_random"] == bootstrap_ci([m["return_random"]["mean"] for m in seed_metrics])
-    induced = [{"seed": seed, "return_true": m["return_trained"]["mean"], "return_floor": noop["mean"]}
+    induced = [{"seed": seed, "return_true": m["return_trained"]["mean"], "return_floor": noop["mean"],
+                "return_true_trainings": [m["return_trained"]["mean"]] * 2, "training_sd": 0.1}
                for seed, m in zip(SEEDS, seed_metrics)]
     floor = induced_normalisers(seed_metrics, induced, t2_report.TRIVIAL_POLICIES)["return_floor"]
     assert floor == learners["return_noop"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ilola_lib.analysis.induced import induced_weights, normalised_induced
+from ilola_lib.analysis.induced import normalised_induced, seed_trainings
 from ilola_lib.core.parallel import run_jobs, single_threaded_torch
 from ilola_lib.core.ppo_training import train_on_reward as train_on_weights
 from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
@@ -16,7 +16,7 @@ INDUCED_METHODS = ("ilola", "ilola_eta0", "ilogel", "ma_lfl")
 
 
 def train_on_reward(config: dict, seed: int, weights: np.ndarray) -> dict:
-    """Fresh PPO learners (same budget and seed as the task's learners) trained on ``r̂_i = weights_i·φ_i``
+    """Fresh PPO learners (the task's learners' budget, training seed ``seed``) trained on ``r̂_i = weights_i·φ_i``
     and evaluated on mpe2's true reward: mean per-agent return ± standard error, and the learning curve
     (true return of each ``D_k``)."""
     ppo = ppo_config(config, seed)
@@ -27,11 +27,12 @@ def train_on_reward(config: dict, seed: int, weights: np.ndarray) -> dict:
 
 def induce_seed(config: dict, seed: int, inverse_metrics: dict, learner_metrics: dict, workers: int = 1) -> dict:
     """Induced returns of every method's recovered reward, normalised (design §6):
-    ``(R_induced − R_floor)/(R_true − R_floor)``, ``R_floor = max(R_random, R_no-op)``, where ``R_true`` is the
-    task's learners (trained on the true reward with the same budget and seed)."""
-    truth = np.asarray(inverse_metrics["true_weights"], dtype=np.float64)
-    arguments = [(config, seed, induced_weights(inverse_metrics["methods"][m]["weights"], truth))
-                 for m in INDUCED_METHODS]
+    ``(R_induced − R_floor)/(R_true − R_floor)``, ``R_floor = max(R_random, R_no-op)``, where ``R_true`` is the mean
+    of the task's learners and ``config["true_reward_trainings"] − 1`` replications trained on the true reward
+    with other training seeds (:mod:`ilola_lib.analysis.induced`); equal recovered rewards are trained once."""
+    jobs, trained_as = seed_trainings(seed, inverse_metrics, INDUCED_METHODS, config["true_reward_trainings"])
+    arguments = [(config, training_seed, weights) for _, training_seed, weights in jobs]
     results = run_jobs(train_on_reward, arguments, workers) if workers > 1 else [
         train_on_reward(*args) for args in arguments]
-    return normalised_induced("t2", seed, dict(zip(INDUCED_METHODS, results)), learner_metrics, ("random", "noop"))
+    return normalised_induced("t2", seed, {label: r for (label, _, _), r in zip(jobs, results)}, learner_metrics,
+                              ("random", "noop"), trained_as)

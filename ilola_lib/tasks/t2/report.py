@@ -23,10 +23,12 @@ def summarize(learner_metrics: list[dict], inverse_metrics: list[dict], induced_
     ``R_floor``, and every method's metrics, each as mean and 95% CI — over seeds, except for a baseline
     evaluated once (the no-op floor), whose CI is over its evaluation episodes (``"ci_source"``)."""
     seeds = common_seeds(learner_metrics, inverse_metrics, induced_metrics)
+    per_seed = per_seed_methods(inverse_metrics, induced_metrics)
     return {"task": "t2", "profile": profile, "seeds": seeds,
             "learners": summarize_learners(learner_metrics, profile)["learners"],
             "induced": induced_normalisers(learner_metrics, induced_metrics, TRIVIAL_POLICIES),
-            "methods": aggregate_methods(per_seed_methods(inverse_metrics, induced_metrics)),
+            "methods": aggregate_methods(per_seed),
+            "paired_induced": paired_method_differences(per_seed, "induced_normalized"),
             "paired_kl_1b": paired_method_differences(inverse_metrics),
             "learner_models": aggregate_learner_models(inverse_metrics)}
 

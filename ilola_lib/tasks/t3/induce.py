@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ilola_lib.analysis.induced import induced_weights, normalised_induced
+from ilola_lib.analysis.induced import normalised_induced, seed_trainings
 from ilola_lib.core.io import read_json, write_json
 from ilola_lib.core.parallel import run_jobs
 from ilola_lib.core.ppo_training import train_on_reward as train_on_weights
@@ -18,28 +18,30 @@ INDUCED_METHODS = ("ilola", "ilola_eta0", "ilogel")
 
 
 def train_on_reward(config: dict, seed: int, weights: np.ndarray) -> dict:
-    """Walkers trained on ``r̂_i = weights_i · φ_i`` and evaluated on the env's reward: the evaluation
-    return (mean, standard error, package distance, episode length) and the true-return learning curve."""
+    """Walkers (the task's learners' budget, training seed ``seed``) trained on ``r̂_i = weights_i · φ_i`` and
+    evaluated on the env's reward: the evaluation return (mean, standard error, package distance, episode length)
+    and the true-return learning curve."""
     ppo = ppo_config(config, seed)
     return train_on_weights(ppo, weights, train_multiwalker_ppo,
                             lambda run: evaluate_policy(run, ppo, config["eval_episodes"]))
 
 
 def induce_seeds(config: dict, inverse_dir: str | Path, learners_dir: str | Path, out_dir: str | Path) -> list[dict]:
-    """Induced returns of every method and seed (all trainings spread over ``config["workers"]`` processes),
-    normalised per seed; one JSON per seed in ``out_dir``."""
+    """Induced returns of every method and seed, normalised per seed as on T2 (the true reward trained
+    ``config["true_reward_trainings"]`` times, equal recovered rewards once; all trainings spread over
+    ``config["workers"]`` processes); one JSON per seed in ``out_dir``."""
     seeds = config["seeds"]
     inverse = {s: read_json(Path(inverse_dir) / f"seed_{s}.json") for s in seeds}
     learners = {s: read_json(Path(learners_dir) / f"seed_{s}.json") for s in seeds}
-    jobs = [(s, m) for s in seeds for m in INDUCED_METHODS]
-    truth = {s: np.asarray(inverse[s]["true_weights"], dtype=np.float64) for s in seeds}
-    results = run_jobs(train_on_reward, [(config, s, induced_weights(inverse[s]["methods"][m]["weights"], truth[s]))
-                                         for s, m in jobs], config["workers"])
+    plans = {s: seed_trainings(s, inverse[s], INDUCED_METHODS, config["true_reward_trainings"]) for s in seeds}
+    jobs = [(s, label, training_seed, weights) for s in seeds for label, training_seed, weights in plans[s][0]]
+    results = run_jobs(train_on_reward, [(config, training_seed, weights) for _, _, training_seed, weights in jobs],
+                       config["workers"])
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     per_seed = []
     for seed in seeds:
-        metrics = normalised_induced("t3", seed, {m: r for (s, m), r in zip(jobs, results) if s == seed},
-                                     learners[seed], ("random", "stand_still"))
+        metrics = normalised_induced("t3", seed, {label: r for (s, label, _, _), r in zip(jobs, results) if s == seed},
+                                     learners[seed], ("random", "stand_still"), plans[seed][1])
         write_json(Path(out_dir) / f"seed_{seed}.json", metrics)
         per_seed.append(metrics)
     return per_seed

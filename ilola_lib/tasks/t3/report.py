@@ -32,12 +32,14 @@ def summarize(learner_metrics: list[dict], inverse_metrics: list[dict], induced_
     the baselines (and the floor ``R_floor``), evaluated once, whose CI is over their evaluation episodes
     (``"ci_source"``)."""
     seeds = common_seeds(learner_metrics, inverse_metrics, induced_metrics)
+    per_seed = per_seed_methods(inverse_metrics, induced_metrics)
     learners = summarize_learners(learner_metrics, profile)
     return {"task": "t3", "profile": profile, "seeds": seeds, "learners": learners["learners"],
             "package_distance": learners["package_distance"],
             "beats_stand_still_every_seed": learners["beats_stand_still_every_seed"],
             "induced": induced_normalisers(learner_metrics, induced_metrics, BASELINES),
-            "methods": aggregate_methods(per_seed_methods(inverse_metrics, induced_metrics)),
+            "methods": aggregate_methods(per_seed),
+            "paired_induced": paired_method_differences(per_seed, "induced_normalized"),
             "paired_kl_1b": paired_method_differences(inverse_metrics),
             "learner_models": aggregate_learner_models(inverse_metrics)}
 

@@ -67,7 +67,8 @@ def synthetic_seeds(ilola: dict = GOOD, others: dict = BAD) -> tuple[list[dict],
         inverse[-1]["methods"]["ilola"].update(eta=0.1, fit_loss=0.2, cma_fit_loss=0.2)
         induced.append({"task": "t2", "seed": seed, "methods": {k: v[1] for k, v in entries.items()
                                                                 if not k.endswith("_gpomdp")},
-                        "return_true": -14.0 + index, "return_floor": -26.0 + index})
+                        "return_true": -14.0 + index, "return_floor": -26.0 + index,
+                        "return_true_trainings": [-14.0 + index] * 3, "training_sd": 0.05 * (index + 1)})
     return learners, inverse, induced
 
 
@@ -106,7 +107,7 @@ def test_target_checks_flag_each_target(values, met):
     assert [c["met"] for c in checks] == [met] * 6
     assert checks[0]["measured"] == pytest.approx(summary["methods"]["ilola"]["ef_1a"]["mean"])
     table = reports.checks_markdown(checks)
-    assert table.count("**missed**") == (0 if met else 6) and table.count("| hit |") == (6 if met else 0)
+    assert table.count("**missed**") == (0 if met else 6) and table.count("| hit") == (6 if met else 0)
 
 
 def test_stage_comparison_decides_on_the_paired_difference():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ilola_lib.analysis.induced import normalised_induced
+from ilola_lib.analysis.induced import normalised_induced, replication_label
 from ilola_lib.analysis.summary import KL_KEYS
 from ilola_lib.core.neural_trace import load_neural_trace
 from ilola_lib.pipeline.config import load_params
@@ -67,7 +67,9 @@ def test_inversion_reports_closed_form_and_monte_carlo_kls_that_agree(learned):
 def test_induced_return_normalisation_uses_the_stronger_baseline():
     learners = {"return_trained": {"mean": 0.0}, "return_random": {"mean": -90.0}, "return_stand_still": {"mean": -97.0}}
     results = {name: {"return": {"mean": value}} for name, value in (("floor", -90.0), ("true", 0.0), ("half", -45.0))}
-    metrics = normalised_induced("t3", 0, results, learners, ("random", "stand_still"))
+    results[replication_label(1)] = {"return": {"mean": 0.0}}
+    metrics = normalised_induced("t3", 0, results, learners, ("random", "stand_still"),
+                                 {"floor": "floor", "true": "true", "half": "half"})
     assert metrics["return_floor"] == -90.0
     normalised = {name: m["induced_normalized"] for name, m in metrics["methods"].items()}
     assert normalised["floor"] == 0.0 and normalised["true"] == 1.0
