@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n 2 tests
 
 ifeq ($(PROFILE),paper)
 repro: $(STAMP)

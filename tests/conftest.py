@@ -5,6 +5,13 @@ import torch
 from ilola_lib.tasks.t1.gridworld import make_gridworld
 from ilola_lib.tasks.t1.tabular import DTYPE, GameTensors
 
+# The longest test first: with `pytest -n 2` (make test) it runs beside all the others instead of after them.
+LONGEST_FIRST = "tests/test_end_to_end.py::test_dvc_repro_and_book_build_on_the_smoke_profile"
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.nodeid != LONGEST_FIRST)
+
 
 @pytest.fixture(scope="session")
 def small_game():

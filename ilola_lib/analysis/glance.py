@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Callable
 
 from ilola_lib.analysis.statistics import above_zero
-from ilola_lib.analysis.summary import format_interval, markdown_rows
-from ilola_lib.core.io import read_json, write_text
+from ilola_lib.analysis.summary import format_interval, markdown_rows, read_summaries
+from ilola_lib.core.io import write_text
 
 VERDICTS = ("reproduced", "reproduced only with caveat", "not reproduced")
 RECOVERED_SHARE = 0.9
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--readme", default="README.md")
     parser.add_argument("--results", default="results")
     args = parser.parse_args(argv)
-    summaries = {path.parent.name: read_json(path) for path in sorted(Path(args.results).glob("t*/summary.json"))}
+    summaries = read_summaries(args.results)
     readme = Path(args.readme).read_text(encoding="utf-8")
     write_text(Path(args.readme), readme_with_headline(readme, summaries))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from ilola_lib.analysis.statistics import bootstrap_ci, paired_difference
+from ilola_lib.core.io import read_json
 from ilola_lib.core.metrics import explained_fraction
 
 KL_KEYS = ("kl_1a", "kl_1b", "kl_0", "kl_rand")
@@ -132,3 +134,8 @@ def aggregate_learner_models(seed_metrics: list[dict]) -> dict:
         ladder["shadow_critic_explained_variance"] = bootstrap_ci(
             [m["learner_models"]["shadow_critic_explained_variance"] for m in seed_metrics])
     return ladder
+
+
+def read_summaries(results_dir: str | Path) -> dict[str, dict]:
+    """Every task's ``summary.json`` under ``results_dir``, by task (``{"t1": …, "t2": …, "t3": …}``)."""
+    return {path.parent.name: read_json(path) for path in sorted(Path(results_dir).glob("t*/summary.json"))}

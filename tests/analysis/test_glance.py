@@ -1,11 +1,11 @@
 """The at-a-glance verdicts follow their stated rules; the README's headline results match the results files."""
 
-import json
 from pathlib import Path
 
 import pytest
 
 from ilola_lib.analysis import glance
+from ilola_lib.analysis.summary import read_summaries
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,7 @@ def test_the_table_has_one_row_per_claim_of_the_tasks_present():
 
 
 def test_the_readme_headline_results_are_the_committed_results():
-    summaries = {path.parent.name: json.loads(path.read_text()) for path in sorted((ROOT / "results").glob("t*/summary.json"))}
+    summaries = read_summaries(ROOT / "results")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert glance.readme_with_headline(readme, summaries) == readme, \
         "README.md's headline results are stale: run python -m ilola_lib.analysis.glance"

@@ -134,4 +134,7 @@ def reading_numbers(summary: dict, agreement: dict) -> dict[str, float]:
     numbers |= {"t3_ab_mean": stage_ab["mean"], "t3_ab_low": low, "t3_ab_high": high,
                 "t3_mc_largest": agreement["largest_deviation_in_standard_errors"], "t3_mc_count": agreement["count"],
                 "t3_mc_relative_se": agreement["median_relative_standard_error"]}
+    floor = summary["induced"]["noise_floor"]
+    numbers |= {"t3_induced_sd": floor["training_sd"], "t3_induced_resolution": floor["difference_resolution"],
+                "t3_true_trainings": floor["trainings_per_seed"]}
     return numbers
