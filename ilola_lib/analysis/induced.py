@@ -91,8 +91,8 @@ def noise_floor(induced_metrics: list[dict]) -> dict:
     pooled, seeds = float(np.sqrt(np.mean(sds ** 2))), len(sds)
     return {"training_sd": pooled, "trainings_per_seed": len(induced_metrics[0]["return_true_trainings"]),
             "per_seed_training_sd": sds.tolist(),
-            "mean_resolution": RESOLUTION_SDS * pooled / np.sqrt(seeds),
-            "difference_resolution": RESOLUTION_SDS * pooled * np.sqrt(2 / seeds)}
+            "mean_resolution": float(RESOLUTION_SDS * pooled / np.sqrt(seeds)),
+            "difference_resolution": float(RESOLUTION_SDS * pooled * np.sqrt(2 / seeds))}
 
 
 def resolved(difference: float, resolution: float) -> bool:

@@ -163,26 +163,27 @@ def stage_comparison(summary: dict, central: str = CENTRAL_METHOD,
 
 def induced_comparison(summary: dict, central: str = CENTRAL_METHOD) -> str:
     """Markdown: each method's mean normalised induced return [95% CI], its paired difference from ``central``'s
-    [95% t-interval] and a verdict, and the noise floor. A difference smaller than the floor's resolution of a
-    difference of means (:func:`~ilola_lib.analysis.induced.noise_floor`) is **indistinguishable**; a mean closer
-    to 1 than the resolution of a mean is indistinguishable from training on the true reward."""
+    [95% t-interval] and a verdict, and the noise floor. A difference is called one only when it passes both
+    tests: it exceeds the floor's resolution (:func:`~ilola_lib.analysis.induced.noise_floor`; below it:
+    **indistinguishable**) and its 95% interval excludes no difference (else: **no clear difference**). The same
+    two tests compare a method's mean with the true reward's 1."""
     methods, floor = summary["methods"], summary["induced"]["noise_floor"]
     differences = summary.get("paired_induced", {})
     shown = [m for m in _ordered(methods) if "induced_normalized" in methods[m]]
 
     def verdict(method: str) -> str:
-        value = methods[method]["induced_normalized"]["mean"]
-        versus_truth = ("indistinguishable from the true reward" if not resolved(value - 1, floor["mean_resolution"])
-                        else "below the true reward" if value < 1 else "above the true reward")
+        induced = methods[method]["induced_normalized"]
+        versus_truth = _difference_verdict(induced["mean"] - 1, induced.get("ci95") and [c - 1 for c in induced["ci95"]],
+                                           floor["mean_resolution"], "the true reward", "above", "below")
         if method == central or f"{central} − {method}" not in differences:
             return versus_truth
-        difference = differences[f"{central} − {method}"]["mean"]
-        if not resolved(difference, floor["difference_resolution"]):
-            return f"{versus_truth}; indistinguishable from `{central}`"
-        return f"{versus_truth}; `{central}` {'higher' if difference > 0 else 'lower'}"
+        difference = differences[f"{central} − {method}"]
+        return versus_truth + "; " + _difference_verdict(difference["mean"], difference.get("ci95"),
+                                                         floor["difference_resolution"], f"`{central}`",
+                                                         f"`{central}` higher", f"`{central}` lower")
 
     table = markdown_rows(("method", "normalised induced return [95% CI]",
-                           f"`{central}` − this method, paired by seed [95% CI]", "at the noise floor"), (
+                           f"`{central}` − this method, paired by seed [95% CI]", "verdict (noise floor, then CI)"), (
         [f"`{m}`", format_interval(methods[m]["induced_normalized"]),
          format_interval(differences[f"{central} − {m}"]) if f"{central} − {m}" in differences else "—", verdict(m)]
         for m in shown))
@@ -194,6 +195,20 @@ def induced_comparison(summary: dict, central: str = CENTRAL_METHOD) -> str:
         f"(normalised scale; {floor['trainings_per_seed']} trainings per seed, pooled over seeds). Differences of "
         f"two means below {format_number(floor['difference_resolution'])} (2σ·√(2/seeds)) and distances of a mean "
         f"from 1 below {format_number(floor['mean_resolution'])} (2σ/√seeds) are indistinguishable.\n")
+
+
+def _difference_verdict(difference: float, ci95: list[float] | None, resolution: float, other: str,
+                        higher: str, lower: str) -> str:
+    """The verdict on a difference from ``other``: indistinguishable below the noise floor's ``resolution``,
+    no clear difference when its 95% interval contains 0, else ``higher``/``lower`` (``… the true reward``
+    when ``other`` is the true reward)."""
+    if not resolved(difference, resolution):
+        return f"indistinguishable from {other} (within the noise floor)"
+    if ci95 is not None and ci95[0] <= 0 <= ci95[1]:
+        interval = "its 95% CI includes 1" if other == "the true reward" else "the paired 95% CI includes 0"
+        return f"no clear difference from {other} ({interval})"
+    direction = higher if difference > 0 else lower
+    return f"{direction} {other}" if other == "the true reward" else direction
 
 
 def induced_learning_curves(learner_metrics: list[dict], induced_metrics: list[dict]) -> dict[str, np.ndarray]:

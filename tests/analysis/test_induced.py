@@ -68,6 +68,8 @@ def test_the_noise_floor_pools_the_per_seed_variances():
     assert floor["mean_resolution"] == pytest.approx(RESOLUTION_SDS * sigma / np.sqrt(2))
     assert floor["difference_resolution"] == pytest.approx(RESOLUTION_SDS * sigma)
     assert resolved(0.31, 0.3) and not resolved(-0.29, 0.3)
+    # glue quotes these in the book, which formats only plain Python numbers (repr of np.float64 is not one)
+    assert all(type(floor[key]) is float for key in ("training_sd", "mean_resolution", "difference_resolution"))
 
 
 def _summary(ilola: float, ilogel: float, difference: float, sigma: float = 0.1, seeds: int = 5) -> dict:
@@ -87,6 +89,17 @@ def test_differences_below_the_noise_floor_are_called_indistinguishable():
     assert "ilola_gpomdp" not in table
     table = reports.induced_comparison(_summary(0.95, 0.40, 0.55))
     assert "`ilola` higher" in table and "below the true reward" in table
+
+
+def test_a_difference_above_the_floor_whose_interval_contains_zero_is_no_clear_difference():
+    summary = _summary(0.95, 0.70, 0.25)
+    summary["paired_induced"]["ilola − ilogel"]["ci95"] = [-0.05, 0.55]
+    summary["methods"]["ilogel"]["induced_normalized"]["ci95"] = [0.2, 1.2]
+    table = reports.induced_comparison(summary)
+    assert "no clear difference from `ilola` (the paired 95% CI includes 0)" in table
+    assert "no clear difference from the true reward (its 95% CI includes 1)" in table
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert not any(word in row for row in rows for word in ("higher", "lower", "below", "above"))
 
 
 def test_an_induced_target_missed_by_less_than_the_floor_says_so():
