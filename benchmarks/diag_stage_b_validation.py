@@ -14,25 +14,23 @@ on 2 cores). Prints one row per seed and weights.
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 import torch
 
 from ilola_lib.core.io import read_json
-from ilola_lib.core.metrics import cosine
+from ilola_lib.core.metrics import cosine, explained_fraction
 from ilola_lib.core.neural_trace import load_neural_trace
 from ilola_lib.core.seeds import stream_rng, stream_torch_generator
 from ilola_lib.inverse.learner_models import NoUpdateModel, ReplayStepModel
-from ilola_lib.inverse.policy_fit import PolicyFit, held_out_kl
-from ilola_lib.inverse.replay_methods import fit_at
+from ilola_lib.inverse.policy_fit import PolicyFit
+from ilola_lib.inverse.replay_methods import HeldOutScorer, fit_at
 from ilola_lib.inverse.replay_model import ReplayTrace, replay_along_trace
 from ilola_lib.inverse.shadow_critic import CriticSettings, shadow_feature_advantages
 from ilola_lib.inverse.trace_inversion import TraceAnalysis, network_divergence
 from ilola_lib.pipeline.config import load_params
 
 METHODS = ("ilogel", "ilola_eta0", "ilola")
-START = time.perf_counter()
 
 
 def diagnose(config: dict, seed: int) -> list[dict]:
@@ -47,22 +45,20 @@ def diagnose(config: dict, seed: int) -> list[dict]:
     shadow = shadow_feature_advantages(trace, CriticSettings.from_config(trace.metadata["config"]),
                                        stream_torch_generator(seed, "shadow_critic"))
     replay = ReplayTrace.of(trace, analysis.templates, shadow, stream_torch_generator(seed, "replay_minibatches"))
-    print(f"seed {seed}: shadow critic done at {time.perf_counter() - START:.0f} s", file=sys.stderr, flush=True)
     weights = {"true": analysis.truth, **{m: np.array(committed["methods"][m]["weights"]) for m in METHODS}}
     replayed = replay_along_trace(replay, torch.as_tensor(np.stack(list(weights.values()))))
-    print(f"seed {seed}: replay done at {time.perf_counter() - START:.0f} s", file=sys.stderr, flush=True)
     theta = torch.as_tensor(trace.actor_params[analysis.pairs], dtype=torch.float64)
-    none = PolicyFit(analysis.truth, np.zeros(0), np.nan)
-    kl_0 = {name: held_out_kl(NoUpdateModel(theta).subset(idx), divergence.subset(idx), none)
-            for name, idx in (("held", analysis.held), ("validation", validation))}
+    splits = {"held": HeldOutScorer(divergence, analysis.held), "validation": HeldOutScorer(divergence, validation)}
+    kl_0 = {split: score("kl_0", NoUpdateModel(theta), [PolicyFit(analysis.truth, np.zeros(0), np.nan)])["kl_0"]
+            for split, score in splits.items()}
     rows = []
     for index, (name, omega) in enumerate(weights.items()):
         model = ReplayStepModel(theta, replayed.steps[index][analysis.pairs])
         fitted = fit_at(model, divergence, fit, omega, config["inverse"]["lbfgs_iterations"])
         row = {"seed": seed, "weights": name, "cosine": float(cosine(omega, analysis.truth).mean())}
-        for split, idx in (("held", analysis.held), ("validation", validation)):
-            kl = held_out_kl(model.subset(idx), divergence.subset(idx), fitted)
-            row[f"kl_{split}"], row[f"ef_{split}"] = kl, 1 - kl / kl_0[split]
+        for split, score in splits.items():
+            kl = score("kl", model, [fitted])["kl"]
+            row[f"kl_{split}"], row[f"ef_{split}"] = kl, explained_fraction(kl, kl_0[split])
         rows.append(row)
     return rows
 

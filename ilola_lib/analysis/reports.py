@@ -172,15 +172,13 @@ def induced_comparison(summary: dict, central: str = CENTRAL_METHOD) -> str:
     shown = [m for m in _ordered(methods) if "induced_normalized" in methods[m]]
 
     def verdict(method: str) -> str:
-        induced = methods[method]["induced_normalized"]
-        versus_truth = _difference_verdict(induced["mean"] - 1, induced.get("ci95") and [c - 1 for c in induced["ci95"]],
-                                           floor["mean_resolution"], "the true reward", "above", "below")
+        versus_truth = _verdict(methods[method]["induced_normalized"], 1.0, floor["mean_resolution"],
+                                "the true reward", "its 95% CI", "above the true reward", "below the true reward")
         if method == central or f"{central} − {method}" not in differences:
             return versus_truth
-        difference = differences[f"{central} − {method}"]
-        return versus_truth + "; " + _difference_verdict(difference["mean"], difference.get("ci95"),
-                                                         floor["difference_resolution"], f"`{central}`",
-                                                         f"`{central}` higher", f"`{central}` lower")
+        return versus_truth + "; " + _verdict(differences[f"{central} − {method}"], 0.0,
+                                              floor["difference_resolution"], f"`{central}`", "the paired 95% CI",
+                                              f"`{central}` higher", f"`{central}` lower")
 
     table = markdown_rows(("method", "normalised induced return [95% CI]",
                            f"`{central}` − this method, paired by seed [95% CI]", "verdict (noise floor, then CI)"), (
@@ -197,18 +195,18 @@ def induced_comparison(summary: dict, central: str = CENTRAL_METHOD) -> str:
         f"from 1 below {format_number(floor['mean_resolution'])} (2σ/√seeds) are indistinguishable.\n")
 
 
-def _difference_verdict(difference: float, ci95: list[float] | None, resolution: float, other: str,
-                        higher: str, lower: str) -> str:
-    """The verdict on a difference from ``other``: indistinguishable below the noise floor's ``resolution``,
-    no clear difference when its 95% interval contains 0, else ``higher``/``lower`` (``… the true reward``
-    when ``other`` is the true reward)."""
+def _verdict(estimate: dict, reference: float, resolution: float, against: str, interval: str, higher: str,
+             lower: str) -> str:
+    """``estimate`` (``mean``, ``ci95``) against ``reference``: indistinguishable from ``against`` when the
+    difference is within the noise floor's ``resolution``, no clear difference when the interval contains
+    ``reference``, else ``higher``/``lower``."""
+    difference = estimate["mean"] - reference
     if not resolved(difference, resolution):
-        return f"indistinguishable from {other} (within the noise floor)"
-    if ci95 is not None and ci95[0] <= 0 <= ci95[1]:
-        interval = "its 95% CI includes 1" if other == "the true reward" else "the paired 95% CI includes 0"
-        return f"no clear difference from {other} ({interval})"
-    direction = higher if difference > 0 else lower
-    return f"{direction} {other}" if other == "the true reward" else direction
+        return f"indistinguishable from {against} (within the noise floor)"
+    ci95 = estimate.get("ci95")
+    if ci95 is not None and ci95[0] <= reference <= ci95[1]:
+        return f"no clear difference from {against} ({interval} includes {reference:g})"
+    return higher if difference > 0 else lower
 
 
 def induced_learning_curves(learner_metrics: list[dict], induced_metrics: list[dict]) -> dict[str, np.ndarray]:
