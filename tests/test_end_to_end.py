@@ -52,6 +52,10 @@ def test_dvc_repro_and_book_build_on_the_smoke_profile(tmp_path):
     expected += [f"results/t2/{stage}/seed_{s}.json" for s in t2_seeds for stage in ("inverse", "induced")]
     expected += ["results/t2/summary.json", "results/t2/table.md", "results/t2/fig3_kl.png", "results/t2/fig_weights.png",
                  "results/t2/fig_induced.png", "book/t2_mpe.ipynb", "book/_build/html/t2_mpe.html"]
+    lola_seeds = yaml.safe_load((tmp_path / "params.yaml").read_text())["t2_lola"]["seeds"]
+    expected += [f"data/t2_lola/seed_{s}/trace.npz" for s in lola_seeds]
+    expected += [f"results/t2_lola/{stage}/seed_{s}.json" for s in lola_seeds for stage in ("learners", "inverse", "induced")]
+    expected += ["results/t2_lola/summary.json", "results/t2_lola/fig_coupling.png", "book/_build/html/t2_lola.html"]
     t3_seeds = yaml.safe_load((tmp_path / "params.yaml").read_text())["t3"]["seeds"]
     expected += [f"data/t3/traces/seed_{s}.npz" for s in t3_seeds]
     expected += [f"results/t3/{stage}/seed_{s}.json" for s in t3_seeds for stage in ("learners", "inverse", "induced")]

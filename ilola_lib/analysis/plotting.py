@@ -384,6 +384,30 @@ def per_agent_scatter_figure(values: dict[str, np.ndarray], ylabel: str, title: 
     return fig
 
 
+def _ci_bar_panels(labels: list[str], entries: list[dict], panels: tuple[tuple[str, str], ...], colours: list[str],
+                   title: str):
+    """One horizontal-bar panel per ``(key, x label)`` of ``panels``: per row of ``labels`` the mean of
+    ``entries[row][key]`` (``{"mean", "ci95"}`` or ``None``) with its 95% CI as error bars, rows sharing the y axis."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(BOOK_WIDTH, 0.85 * len(labels) + 1.6), sharey=True,
+                             layout="constrained")
+    for ax, (key, xlabel) in zip(np.atleast_1d(axes), panels):
+        values = [entry.get(key) for entry in entries]
+        means = np.array([v["mean"] if v else np.nan for v in values])
+        lows, highs = (np.array([_ci_bound(v, side) for v in values]) for side in (0, 1))
+        errors = np.vstack([means - lows, highs - means])
+        ax.barh(np.arange(len(labels)), means, xerr=errors, capsize=3, color=colours)
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="x", color="0.9", linewidth=0.6)
+        ax.set_axisbelow(True)
+        _style_axes(ax)
+    first = np.atleast_1d(axes)[0]
+    first.set_yticks(np.arange(len(labels)), labels)
+    first.invert_yaxis()
+    fig.suptitle(title, fontsize=FONT_SIZES["suptitle"])
+    return fig
+
+
 def learner_model_ladder(ladder: dict, title: str):
     """EF(1a) per learner model (left) and the cosine of the weights recovered on it (right), 95% CI error bars;
     ``ladder`` as :func:`ilola_lib.analysis.summary.aggregate_learner_models` returns it. A model fitted by a
@@ -394,20 +418,17 @@ def learner_model_ladder(ladder: dict, title: str):
     labels = ["\n".join(textwrap.wrap(ladder[name]["label"], 30)) + (f"\n({method})" if method else "")
               for name, method in zip(names, methods)]
     colours = [METHOD_COLOURS.get(method, NEUTRAL_COLOUR) for method in methods]
-    fig, axes = plt.subplots(1, 2, figsize=(BOOK_WIDTH, 0.85 * len(names) + 1.6), sharey=True, layout="constrained")
-    for ax, key, xlabel in ((axes[0], "ef_1a", "EF(1a) = 1 − KL(1a)/KL(0),\nheld out"),
-                            (axes[1], "cosine", "cosine(ω̂, ω*) of the\nmethod fitted on it")):
-        values = [ladder[n].get(key) for n in names]
-        means = np.array([v["mean"] if v else np.nan for v in values])
-        lows, highs = (np.array([_ci_bound(v, side) for v in values]) for side in (0, 1))
-        errors = np.vstack([means - lows, highs - means])
-        ax.barh(np.arange(len(names)), means, xerr=errors, capsize=3, color=colours)
-        ax.axvline(0.0, color="black", linewidth=0.8)
-        ax.set_xlabel(xlabel)
-        ax.grid(axis="x", color="0.9", linewidth=0.6)
-        ax.set_axisbelow(True)
-        _style_axes(ax)
-    axes[0].set_yticks(np.arange(len(names)), labels)
-    axes[0].invert_yaxis()
-    fig.suptitle(title, fontsize=FONT_SIZES["suptitle"])
-    return fig
+    return _ci_bar_panels(labels, [ladder[name] for name in names],
+                          (("ef_1a", "EF(1a) = 1 − KL(1a)/KL(0),\nheld out"),
+                           ("cosine", "cosine(ω̂, ω*) of the\nmethod fitted on it")), colours, title)
+
+
+def coupling_figure(rows: list[dict], settings: dict[str, str], title: str):
+    """Held-out EF(1b) (left) and cosine(ω̂, ω*) (right) with 95% CIs for each ``row`` (``{"setting", "method",
+    "explained_fraction", "cosine"}``, as :func:`ilola_lib.tasks.t2.coupling.coupling_rows` gives them), rows
+    labelled ``settings[setting]: method`` and coloured by setting."""
+    order = list(settings)
+    labels = [f"{settings[row['setting']]}:\n{row['method']}" for row in rows]
+    colours = [OTHER_COLOURS[order.index(row["setting"]) % len(OTHER_COLOURS)] for row in rows]
+    return _ci_bar_panels(labels, rows, (("explained_fraction", "EF(1b) = 1 − KL(1b)/KL(0),\nheld out"),
+                                         ("cosine", "cosine(ω̂, ω*)")), colours, title)

@@ -43,6 +43,14 @@ class T2Targets:
 
 
 @dataclasses.dataclass(frozen=True)
+class T2LolaTargets:
+    improvement_over_random_min: float
+    coupled_ef_1a_min: float
+    coupled_cosine_min: float
+    independent_eta_fraction_max: float
+
+
+@dataclasses.dataclass(frozen=True)
 class T3Targets:
     ilola: IlolaTargets
     mc_agreement_standard_errors_max: float
@@ -59,12 +67,14 @@ class BenchmarkTargets:
     replay_batched_speedup_min: float
     t2_invert_seconds_max: float
     t3_invert_seconds_max: float
+    t2_lola_pipeline_seconds_max: float
 
 
 @dataclasses.dataclass(frozen=True)
 class Targets:
     t1: T1Targets
     t2: T2Targets
+    t2_lola: T2LolaTargets
     t3: T3Targets
     benchmarks: BenchmarkTargets
 

@@ -286,14 +286,32 @@ def minibatch_indices(batch_size: int, update_epochs: int, num_minibatches: int,
     return [index for _ in range(update_epochs) for index in torch.randperm(batch_size, generator=generator).split(size)]
 
 
+def subtract_from_gradients(module: torch.nn.Module, flat: torch.Tensor) -> None:
+    """``p.grad −= flat[slice of p]`` for every parameter of ``module`` (``flat [d]`` in ``parameters`` order)."""
+    offset = 0
+    for param in module.parameters():
+        param.grad.sub_(flat[offset:offset + param.numel()].view_as(param))
+        offset += param.numel()
+    assert offset == flat.numel(), f"flat vector has {flat.numel()} entries for {offset} parameters"
+
+
 def actor_minibatch_step(learner: AgentLearner, batch: AgentBatch, index: torch.Tensor,
-                         config: PPOHyperparameters) -> dict[str, float]:
-    """One clipped-surrogate Adam step of the actor on minibatch ``index [M]``; returns its stats."""
+                         config: PPOHyperparameters, extra_ascent: torch.Tensor | None = None) -> dict[str, float]:
+    """One clipped-surrogate Adam step of the actor on minibatch ``index [M]``; returns its stats.
+
+    ``extra_ascent [d]`` (a LOLA-PPO learner's correction, :mod:`ilola_lib.core.lola`) is added to the ascent
+    direction, i.e. subtracted from the loss gradient before clipping; the stats then include
+    ``lola_norm_ratio`` = ‖extra_ascent‖ / ‖loss gradient‖."""
     log_probs, entropy = learner.actor.log_prob_and_entropy(batch.observations[index], batch.actions[index])
     loss, policy_loss, log_ratio = clipped_surrogate_loss(log_probs, entropy, batch.old_log_probs[index],
                                                           batch.advantages[index], config)
     learner.actor_optimizer.zero_grad()
     loss.backward()
+    extra_stats = {}
+    if extra_ascent is not None:
+        gradient_norm = torch.cat([param.grad.reshape(-1) for param in learner.actor.parameters()]).norm()
+        extra_stats["lola_norm_ratio"] = float(extra_ascent.norm() / gradient_norm)
+        subtract_from_gradients(learner.actor, extra_ascent)
     torch.nn.utils.clip_grad_norm_(learner.actor.parameters(), config.max_grad_norm)
     learner.actor_optimizer.step()
     with torch.no_grad():
@@ -303,6 +321,7 @@ def actor_minibatch_step(learner: AgentLearner, batch: AgentBatch, index: torch.
             "entropy": float(entropy.mean()),
             "approx_kl": float(((ratio - 1) - log_ratio).mean()),
             "clip_fraction": float(((ratio - 1).abs() > config.clip_coef).float().mean()),
+            **extra_stats,
         }
 
 
@@ -318,13 +337,13 @@ def critic_minibatch_step(learner: AgentLearner, batch: AgentBatch, index: torch
 
 
 def update_agent(learner: AgentLearner, batch: AgentBatch, config: PPOHyperparameters,
-                 generator: torch.Generator) -> dict[str, float]:
-    """``update_epochs`` passes of ``num_minibatches`` shuffled minibatches; returns stats averaged over
-    minibatches."""
+                 generator: torch.Generator, extra_ascent: torch.Tensor | None = None) -> dict[str, float]:
+    """``update_epochs`` passes of ``num_minibatches`` shuffled minibatches (``extra_ascent [d]`` added to every
+    actor step, see :func:`actor_minibatch_step`); returns stats averaged over minibatches."""
     totals: dict[str, float] = {}
     minibatches = minibatch_indices(batch.advantages.shape[0], config.update_epochs, config.num_minibatches, generator)
     for index in minibatches:
-        stats = {**actor_minibatch_step(learner, batch, index, config),
+        stats = {**actor_minibatch_step(learner, batch, index, config, extra_ascent),
                  **critic_minibatch_step(learner, batch, index, config)}
         for key, value in stats.items():
             totals[key] = totals.get(key, 0.0) + value
@@ -360,13 +379,16 @@ def agent_batches(learners: list[AgentLearner], rollout: Rollout, config: PPOHyp
 
 
 def update_learners(learners: list[AgentLearner], rollout: Rollout, config: PPOHyperparameters,
-                    generator: torch.Generator) -> dict[str, float]:
-    """One PPO update of every agent on its part of ``rollout``; returns diagnostics (agent means)."""
+                    generator: torch.Generator, extra_ascent: torch.Tensor | None = None) -> dict[str, float]:
+    """One PPO update of every agent on its part of ``rollout``; returns diagnostics (agent means).
+
+    ``extra_ascent [N, d]``: per agent a direction added to every actor step (LOLA-PPO learners); ``None`` for
+    independent PPO."""
     batches, explained = agent_batches(learners, rollout, config)
     per_agent = []
-    for learner, batch in zip(learners, batches):
+    for agent, (learner, batch) in enumerate(zip(learners, batches)):
         before = flatten_params(learner.actor)
-        stats = update_agent(learner, batch, config, generator)
+        stats = update_agent(learner, batch, config, generator, None if extra_ascent is None else extra_ascent[agent])
         with torch.no_grad():
             stats["policy_kl"] = learner.actor.mean_kl_from(before, batch.observations)
         per_agent.append(stats)

@@ -1,4 +1,5 @@
-"""The independent-PPO training loop that records a learning trace (design §3–§4), for any task.
+"""The PPO training loop that records a learning trace (design §3–§4), for any task and for independent or
+LOLA-PPO learners.
 
 A task supplies its learners (:func:`ilola_lib.core.ppo.make_learners` with its actor) and a function
 ``collect(phase) → (rollout, statistics)`` that samples ``D_k`` with the current policies; the loop
@@ -111,11 +112,16 @@ def learning_curve_metadata(history: list[dict]) -> dict[str, list[float]]:
     return {key: [entry[key] for entry in history] for key in history[0] if key not in TIMING_KEYS}
 
 
-def train_independent_ppo(config: PPOHyperparameters, learners: list[AgentLearner],
-                          collect: Callable[[int], tuple[Rollout, dict[str, float]]], num_updates: int,
-                          description: str) -> tuple[list[dict], dict[str, float], TraceRecorder]:
+def train_ppo_learners(config: PPOHyperparameters, learners: list[AgentLearner],
+                       collect: Callable[[int], tuple[Rollout, dict[str, float]]], num_updates: int,
+                       description: str,
+                       coupling: Callable[[list[AgentLearner], Rollout], torch.Tensor] | None = None,
+                       ) -> tuple[list[dict], dict[str, float], TraceRecorder]:
     """Phase ``k = 0..K``: ``collect(k)`` samples ``D_k`` with ``θ^k`` (returning the batch and its statistics),
     the recorder stores ``θ^k`` and ``D_k``, and for ``k < K`` every agent takes its PPO update on ``D_k``.
+
+    ``coupling(learners, D_k) → [N, d]``: a direction added to every actor step of the update (LOLA-PPO learners,
+    :mod:`ilola_lib.core.lola`); ``None`` trains independent PPO learners.
 
     Returns the per-update history (see :class:`PPORun`), the statistics of ``D_K`` and the recorder.
     """
@@ -128,7 +134,8 @@ def train_independent_ppo(config: PPOHyperparameters, learners: list[AgentLearne
         recorder.record(phase, learners, rollout)
         if phase == num_updates:
             return history, statistics, recorder
-        diagnostics = update_learners(learners, rollout, config, minibatch_generator)
+        ascent = None if coupling is None else coupling(learners, rollout)
+        diagnostics = update_learners(learners, rollout, config, minibatch_generator, ascent)
         seconds = time.perf_counter() - phase_start
         history.append({"update": phase, **statistics, **diagnostics,
                         "steps_per_second": env_steps(rollout) / seconds, "seconds": seconds})

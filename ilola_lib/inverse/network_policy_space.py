@@ -6,12 +6,11 @@
 * :class:`GaussianNetworkDivergence` — the same for diagonal Gaussian policies, in closed form, and
   :class:`MonteCarloGaussianDivergence` — its Monte-Carlo estimate (the poster's metric) with a standard
   error.
-* :func:`sampled_gradient_tensors` — ``Ψ_ii`` and ``T_ij`` at ``θ^k`` estimated from ``D_k``.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -19,7 +18,6 @@ from torch.func import vmap
 
 from ilola_lib.core.metrics import categorical_kl, kl_diagonal_gaussian
 from ilola_lib.core.policies import actor_logits, gaussian, gaussian_mean_log_std
-from ilola_lib.inverse.estimators import gpomdp_jacobian, lola_tensor_estimate
 
 
 class CategoricalNetworkDivergence:
@@ -146,29 +144,3 @@ class MonteCarloGaussianDivergence(GaussianNetworkDivergence):
         cells = ratios[0, ..., 0].numel()
         within = ratios.var(dim=-1, correction=1).flatten(1).sum(-1) / samples
         return ratios.mean(dim=(-2, -1)).mean(dim=(1, 2)), within.sqrt() / cells
-
-
-def sampled_gradient_tensors(log_prob_fns: Sequence[Callable[[torch.Tensor], torch.Tensor]], params: torch.Tensor,
-                             features: torch.Tensor, gamma: float, coupled: bool):
-    """``Ψ_ii [N, d, q]`` and (if ``coupled``) ``T [N, N, d, q, q]`` at ``θ^k`` from one batch ``D_k``.
-
-    Args:
-        log_prob_fns: per agent, ``θ_i [d] → log π_i(a|o) [E, H]`` on the batch's episodes.
-        params: ``θ^k`` as ``[N, d]``.
-        features: ``φ`` as ``[N, E, H, q]``.
-    """
-    num_agents = params.shape[0]
-    own = torch.stack([gpomdp_jacobian(log_prob_fns[i], params[i], features[i], gamma) for i in range(num_agents)])
-    if not coupled:
-        return own, None
-    # ∂J_i/∂θ_j (the other agents' parameters) enters each LOLA cross term.
-    jacobians = [[own[i] if i == j else gpomdp_jacobian(log_prob_fns[j], params[j], features[i], gamma)
-                  for j in range(num_agents)] for i in range(num_agents)]
-    q = features.shape[-1]
-    cross = torch.zeros(num_agents, num_agents, params.shape[1], q, q, dtype=own.dtype)
-    for i in range(num_agents):
-        for j in range(num_agents):
-            if i != j:
-                cross[i, j] = lola_tensor_estimate(log_prob_fns[i], params[i], log_prob_fns[j], params[j],
-                                                   features[j], jacobians[i][j], gamma)
-    return own, cross

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ilola_lib.core.gradient_estimators import sampled_gradient_tensors
 from ilola_lib.core.metrics import cosine, explained_fraction
 from ilola_lib.core.neural_trace import NeuralTrace
 from ilola_lib.core.policies import actor_log_probs, gaussian_log_probs
@@ -25,7 +26,6 @@ from ilola_lib.inverse.network_policy_space import (
     CategoricalNetworkDivergence,
     GaussianNetworkDivergence,
     MonteCarloGaussianDivergence,
-    sampled_gradient_tensors,
 )
 from ilola_lib.inverse.protocol import analysed_pairs
 from ilola_lib.inverse.replay_methods import fit_replay_methods

@@ -157,19 +157,23 @@ class T2PPO(PPOSection):
     normalizer_envs: integer_field("envs of the frozen normaliser's random rollouts", 1, 4096)
     normalizer_steps: integer_field("steps of the frozen normaliser's random rollouts", 1, 100_000)
 
-    @model_validator(mode="after")
-    def _whole_episodes_and_minibatches(self) -> Self:
+    def check_batches(self, key: str) -> None:
+        """Whole episodes per rollout and minibatches that divide the batch; ``key`` is the section's dotted key."""
         if self.num_steps % self.max_cycles:
-            raise cross_field_error(f"t2.ppo.num_steps ({self.num_steps}) must be a multiple of t2.ppo.max_cycles "
-                               f"({self.max_cycles}) so that rollouts hold whole episodes")
+            raise cross_field_error(f"{key}.num_steps ({self.num_steps}) must be a multiple of {key}.max_cycles "
+                                    f"({self.max_cycles}) so that rollouts hold whole episodes")
         batch = self.num_envs * self.num_steps
-        check_samples("t2.ppo.num_envs × t2.ppo.num_steps", batch)
+        check_samples(f"{key}.num_envs × {key}.num_steps", batch)
         if batch % self.num_minibatches:
-            raise cross_field_error(f"t2.ppo.num_minibatches ({self.num_minibatches}) must divide "
-                               f"t2.ppo.num_envs × t2.ppo.num_steps ({batch})")
-        check_samples("t2.ppo.normalizer_envs × t2.ppo.normalizer_steps",
-                       self.normalizer_envs * self.normalizer_steps)
-        return self
+            raise cross_field_error(f"{key}.num_minibatches ({self.num_minibatches}) must divide "
+                                    f"{key}.num_envs × {key}.num_steps ({batch})")
+        check_samples(f"{key}.normalizer_envs × {key}.normalizer_steps", self.normalizer_envs * self.normalizer_steps)
+
+
+class T2LolaPPO(T2PPO):
+    """:class:`T2PPO` plus the LOLA-PPO learners' look-ahead step size (:class:`ilola_lib.tasks.t2.ppo.LolaPPOConfig`)."""
+
+    lola_eta: number_field("η of the learners' first-order LOLA correction added to every actor step", gt=0)
 
 
 class T2MaLfl(Section):
@@ -216,6 +220,18 @@ class T2(NeuralTask):
     ppo: T2PPO
     inverse: T2Inverse
 
+    @model_validator(mode="after")
+    def _whole_episodes_and_minibatches(self) -> Self:
+        self.ppo.check_batches(f"{self.task_key}.ppo")
+        return self
+
+
+class T2Lola(T2):
+    """The T2 variant with LOLA-PPO learners: T2's keys, and ``ppo.lola_eta``."""
+
+    task_key: ClassVar[str] = "t2_lola"
+    ppo: T2LolaPPO
+
 
 # --------------------------------------------------------------------------------------------
 # T3: MultiWalker, independent Gaussian PPO
@@ -254,6 +270,7 @@ class ParamsFile(Section):
                                                         json_schema_extra={"expected": "'paper' or 'smoke'"})]
     t1: T1
     t2: T2
+    t2_lola: T2Lola
     t3: T3
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ilola_lib.analysis.summary import markdown_rows
 from ilola_lib.verify.compare import FAMILY_ALPHA, Comparison, compare
-from ilola_lib.verify.headline import headline_metrics, summary_profile
+from ilola_lib.verify.headline import PER_SEED_FOLDERS, headline_metrics, summary_profile
 
 
 def _row(c: Comparison) -> list[str]:
@@ -35,7 +35,7 @@ def verify_table(comparisons: list[Comparison], show_all: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", default="HEAD", help="git revision holding the committed results")
-    parser.add_argument("--tasks", nargs="+", default=["t1", "t2", "t3"])
+    parser.add_argument("--tasks", nargs="+", default=list(PER_SEED_FOLDERS))
     parser.add_argument("--alpha", type=float, default=FAMILY_ALPHA, help="family-wise level of the Welch tests")
     parser.add_argument("--all", action="store_true", help="list every metric, not only the disagreements")
     parser.add_argument("--root", default=".", help="repository root")

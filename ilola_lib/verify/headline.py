@@ -16,8 +16,10 @@ from pathlib import Path
 # does not matter (T1 seeds have η̂ = 1e-13 on one machine and 1.3e3 on another with equal fits).
 METHOD_METRICS = ("kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine", "epic", "induced_normalized")
 LEARNER_METRICS = {"t2": ("return_trained", "return_random", "return_noop"),
+                   "t2_lola": ("return_trained", "return_random", "return_noop"),
                    "t3": ("return_trained", "return_random", "return_stand_still")}
-PER_SEED_FOLDERS = {"t1": ("seeds",), "t2": ("learners", "inverse", "induced"), "t3": ("learners", "inverse", "induced")}
+PER_SEED_FOLDERS = {"t1": ("seeds",), "t2": ("learners", "inverse", "induced"),
+                    "t2_lola": ("learners", "inverse", "induced"), "t3": ("learners", "inverse", "induced")}
 
 
 def read_text(path: str, rev: str | None, root: Path) -> str | None:

@@ -74,7 +74,7 @@ def test_induced_floor_evaluated_once_carries_its_episode_interval():
 
 def test_t2_no_op_is_the_same_in_every_seed_and_uniform_random_is_not():
     noop = {"mean": -26.07, "standard_error": 0.83}
-    seed_metrics = [{"seed": seed, "return_trained": {"mean": -13.0 - seed / 10, "standard_error": 0.4},
+    seed_metrics = [{"task": "t2", "seed": seed, "return_trained": {"mean": -13.0 - seed / 10, "standard_error": 0.4},
                      "return_random": {"mean": -28.0 - seed / 5, "standard_error": 0.8}, "return_noop": dict(noop),
                      "improvement_over_random": 0.5} for seed in SEEDS]
     learners = t2_learn.summarize_learners(seed_metrics, "paper")["learners"]

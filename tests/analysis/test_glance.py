@@ -45,6 +45,20 @@ def test_coupling_is_reproduced_on_matched_learners_only_with_the_neural_caveat(
     assert glance.coupled_learners({"t1": summary(0.5, 0.5, cosine=0.9)})[1] == "not reproduced"
 
 
+@pytest.mark.parametrize("gain, cosine, verdict, reason", [
+    ((-1e-3, -2e-3, -5e-4), 0.99, "reproduced", "better than the η = 0 fit"),
+    ((-1e-3, -2e-3, 1e-4), 0.99, "reproduced only with caveat", "does not explain held-out updates better"),
+    ((-1e-3, None, None), 0.99, "reproduced only with caveat", "does not explain held-out updates better"),
+    ((-1e-3, -2e-3, -5e-4), 0.9, "reproduced only with caveat", "cosine is below 0.95"),
+])
+def test_coupling_on_neural_lola_learners_needs_a_paired_gain_over_eta_zero_and_the_direction(gain, cosine, verdict,
+                                                                                             reason):
+    lola = summary(0.5, 0.5, cosine=cosine) | {"paired_kl_1b": {"ilola − ilola_eta0": value(*gain)}}
+    summaries = {"t1": summary(0.5, 0.5, cosine=0.999), "t2_lola": lola}
+    _, judged, because = glance.coupled_learners(summaries)
+    assert judged == verdict and reason in because
+
+
 def test_the_table_has_one_row_per_claim_of_the_tasks_present():
     table = glance.glance_table({"t1": summary(0.5, 0.5), "t2": summary(0.5, 0.5)})
     rows = table.splitlines()[2:]

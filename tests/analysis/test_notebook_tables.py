@@ -27,9 +27,9 @@ def test_t1_target_checks_state_the_thresholds_of_the_targets_file():
 
 def test_t2_learner_table_marks_the_target_from_the_targets_file():
     target = load_targets().t2.improvement_over_random_min
-    metrics = [{"seed": 0, "improvement_over_random": target + 0.01,
+    metrics = [{"task": "t2", "seed": 0, "improvement_over_random": target + 0.01,
                 **{k: {"mean": -10.0, "standard_error": 0.5} for k in t2_learn.RETURN_KEYS}},
-               {"seed": 1, "improvement_over_random": target - 0.01,
+               {"task": "t2", "seed": 1, "improvement_over_random": target - 0.01,
                 **{k: {"mean": -10.0, "standard_error": 0.5} for k in t2_learn.RETURN_KEYS}}]
     lines = t2_learn.learner_table(metrics).splitlines()
     assert lines[0].endswith(f"| ≥ {target:.0%}? |")

@@ -4,7 +4,7 @@ against the exact derivative of a one-step Gaussian's feature expectation."""
 import torch
 
 from ilola_lib.core.policies import GaussianActor, flatten_params, gaussian_log_probs, gaussian_mean_log_std
-from ilola_lib.inverse.estimators import gpomdp_jacobian
+from ilola_lib.core.gradient_estimators import gpomdp_jacobian
 from ilola_lib.inverse.network_policy_space import GaussianNetworkDivergence, MonteCarloGaussianDivergence
 
 

@@ -3,7 +3,8 @@ from torch.distributions import Categorical, kl_divergence
 
 from ilola_lib.core.neural_trace import episodes_from_rollout
 from ilola_lib.core.policies import CategoricalActor, actor_log_probs, actor_logits, flatten_params
-from ilola_lib.inverse.network_policy_space import CategoricalNetworkDivergence, sampled_gradient_tensors
+from ilola_lib.core.gradient_estimators import sampled_gradient_tensors
+from ilola_lib.inverse.network_policy_space import CategoricalNetworkDivergence
 
 
 def tiny_actor(seed: int, obs_dim: int = 4, actions: int = 3) -> CategoricalActor:

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from ilola_lib.pipeline import notebook_runner
-from ilola_lib.pipeline.config import T2PPO, T3PPO, ConfigError, load_params, validate_params
-from ilola_lib.tasks.t2.ppo import PPOConfig
+from ilola_lib.pipeline.config import T2PPO, T3PPO, ConfigError, T2LolaPPO, load_params, validate_params
+from ilola_lib.tasks.t2.ppo import LolaPPOConfig, PPOConfig
 from ilola_lib.tasks.t3.ppo import MultiWalkerPPOConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,8 @@ def test_numbers_are_converted_to_the_declared_type(paper):
     assert type(params["t1"]["matched"]["lola_eta"]) is float and params["t1"]["matched"]["lola_eta"] == 50.0
 
 
-@pytest.mark.parametrize("schema, config", [(T2PPO, PPOConfig), (T3PPO, MultiWalkerPPOConfig)])
+@pytest.mark.parametrize("schema, config", [(T2PPO, PPOConfig), (T2LolaPPO, LolaPPOConfig),
+                                            (T3PPO, MultiWalkerPPOConfig)])
 def test_every_ppo_field_the_code_reads_is_a_params_key(schema, config):
     assert set(schema.model_fields) == {field.name for field in dataclasses.fields(config)} - NOT_PPO_KEYS
 
@@ -136,7 +137,7 @@ def test_a_wrong_type_names_its_key(paper, key, value, expected):
     ("t2.inverse.states_per_pair", 1), ("t2.inverse.ma_lfl.potential_degree", 3), ("t2.inverse.ma_lfl.rollouts", 0),
     ("t3.ppo.init_log_std", 9.0), ("t3.ppo.max_cycles", 9), ("t3.ppo.normalizer_episodes", 0),
     ("t3.inverse.mc_samples", 1), ("t3.inverse.held_out_every", 1), ("t3.inverse.warm_up_fraction", 0.95),
-    ("t2.inverse.replay_linearisations", 11),
+    ("t2.inverse.replay_linearisations", 11), ("t2_lola.ppo.lola_eta", 0.0), ("t2_lola.ppo.lola_eta", -1e-4),
 ])
 def test_an_out_of_range_value_names_its_key(paper, key, value):
     message = refused(with_value(paper, key, value))
@@ -144,7 +145,7 @@ def test_an_out_of_range_value_names_its_key(paper, key, value):
 
 
 @pytest.mark.parametrize("key", ["t1.inverse.cma_sigma", "t2.ppo.clip_coef", "t2.inverse.ma_lfl.rollouts",
-                                 "t3.ppo.normalizer_episodes", "t3"])
+                                 "t2_lola.ppo.lola_eta", "t2_lola", "t3.ppo.normalizer_episodes", "t3"])
 def test_a_missing_key_is_named(paper, key):
     params = copy.deepcopy(paper)
     *parents, leaf = key.split(".")
@@ -228,6 +229,8 @@ def test_a_seed_of_two_to_the_64_in_yaml_is_refused(tmp_path):
     ({"t2.ppo.num_steps": 30}, "t2.ppo.num_steps (30) must be a multiple of t2.ppo.max_cycles (25)"),
     ({"t2.ppo.max_cycles": 20}, "t2.ppo.num_steps (25) must be a multiple of t2.ppo.max_cycles (20)"),
     ({"t2.ppo.num_minibatches": 7}, "t2.ppo.num_minibatches (7) must divide t2.ppo.num_envs × t2.ppo.num_steps (1600)"),
+    ({"t2_lola.ppo.num_steps": 30},
+     "t2_lola.ppo.num_steps (30) must be a multiple of t2_lola.ppo.max_cycles (25)"),
     ({"t2.ppo.num_envs": 4096, "t2.ppo.num_steps": 1000},
      "t2.ppo.num_envs × t2.ppo.num_steps (4096000) must be ≤ 1000000 env-steps"),
     ({"t3.ppo.episodes_per_update": 1024, "t3.ppo.max_cycles": 10_000},

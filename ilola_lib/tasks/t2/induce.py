@@ -34,5 +34,5 @@ def induce_seed(config: dict, seed: int, inverse_metrics: dict, learner_metrics:
     arguments = [(config, training_seed, weights) for _, training_seed, weights in jobs]
     results = run_jobs(train_on_reward, arguments, workers) if workers > 1 else [
         train_on_reward(*args) for args in arguments]
-    return normalised_induced("t2", seed, {label: r for (label, _, _), r in zip(jobs, results)}, learner_metrics,
+    return normalised_induced(learner_metrics["task"], seed, {label: r for (label, _, _), r in zip(jobs, results)}, learner_metrics,
                               ("random", "noop"), trained_as)

@@ -137,5 +137,5 @@ def invert_seed(config: dict, seed: int, trace: NeuralTrace) -> tuple[dict, dict
     """One seed's inverse metrics (deterministic, JSON-ready) and the seconds each part took."""
     with single_threaded_torch():
         result = invert_trace(trace, config["inverse"], seed)
-    return (inverse_metrics("t2", seed, trace, result["methods"], learner_models=result["learner_models"]),
+    return (inverse_metrics(trace.metadata["task"], seed, trace, result["methods"], learner_models=result["learner_models"]),
             result["seconds"])

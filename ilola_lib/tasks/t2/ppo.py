@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ilola_lib.core.lola import rollout_lola_corrections
 from ilola_lib.core.parallel import single_threaded_torch
 from ilola_lib.core.policies import CategoricalActor
 from ilola_lib.core.ppo import (FrozenNormalization, PPOHyperparameters, Rollout, frozen_normalization, make_learners,
                                 package_versions)
-from ilola_lib.core.ppo_training import PPORun, batch_returns, learning_curve_metadata, train_independent_ppo
+from ilola_lib.core.ppo_training import PPORun, batch_returns, learning_curve_metadata, train_ppo_learners
 from ilola_lib.core.seeds import learner_seeds
 from ilola_lib.tasks.t2.simple_spread import FEATURE_NAMES, NUM_ACTIONS, NUM_AGENTS, BatchedSimpleSpread, true_weights
 
@@ -51,6 +52,38 @@ class PPOConfig(PPOHyperparameters):
     def batch_size(self) -> int:
         """Samples per agent per update: ``num_envs * num_steps``."""
         return self.num_envs * self.num_steps
+
+
+@dataclass(frozen=True, kw_only=True)
+class LolaPPOConfig(PPOConfig):
+    """:class:`PPOConfig` for LOLA-PPO learners: every actor step adds ``lola_eta`` times the first-order LOLA
+    correction estimated from ``D_k`` at ``θ^k`` (:mod:`ilola_lib.core.lola`)."""
+
+    lola_eta: float
+
+
+def learner_kind(config: PPOConfig) -> str:
+    """``"lola_ppo"`` or ``"independent_ppo"`` (the trace metadata's ``learner``)."""
+    return "lola_ppo" if isinstance(config, LolaPPOConfig) else "independent_ppo"
+
+
+def task_key(config: PPOConfig) -> str:
+    """The ``params.yaml`` section and results folder of these learners: ``"t2_lola"`` or ``"t2"``."""
+    return "t2_lola" if isinstance(config, LolaPPOConfig) else "t2"
+
+
+def lola_coupling(config: PPOConfig):
+    """``coupling(learners, D_k) → η · LOLA correction [N, d]`` for LOLA-PPO learners, ``None`` for independent
+    ones (the argument of :func:`~ilola_lib.core.ppo_training.train_ppo_learners`)."""
+    if not isinstance(config, LolaPPOConfig):
+        return None
+
+    def coupling(learners, rollout: Rollout) -> torch.Tensor:
+        corrections = rollout_lola_corrections([learner.actor for learner in learners], rollout.observations,
+                                               rollout.actions, rollout.rewards, config.gamma, config.max_cycles)
+        return config.lola_eta * corrections
+
+    return coupling
 
 
 def measure_normalization(config: PPOConfig) -> FrozenNormalization:
@@ -137,7 +170,8 @@ def collect_rollout(
 
 
 def train_ppo(config: PPOConfig) -> PPORun:
-    """Train independent PPO learners on ``BatchedSimpleSpread`` and record the learning trace.
+    """Train independent (or, for a :class:`LolaPPOConfig`, LOLA-PPO) learners on ``BatchedSimpleSpread`` and record
+    the learning trace.
 
     Deterministic for a config (seeded generators, single-threaded torch). Phase ``k`` snapshots
     ``θ^k``, collects ``D_k`` with it and (for ``k < K``) updates every agent on ``D_k``; rollouts
@@ -160,8 +194,9 @@ def train_ppo(config: PPOConfig) -> PPORun:
                                                    torch.from_numpy(reward_weights), action_generator)
             return rollout, batch_returns(rollout)
 
-        history, final, recorder = train_independent_ppo(config, learners, collect, config.num_updates,
-                                                         f"PPO seed {config.seed}")
+        history, final, recorder = train_ppo_learners(config, learners, collect, config.num_updates,
+                                                      f"{learner_kind(config)} seed {config.seed}",
+                                                      lola_coupling(config))
     metadata = trace_metadata(config, seeds, history, final["episode_return"], normalization)
     trace = recorder.finish(normalization.obs_mean, normalization.obs_std, reward_weights, metadata)
     return PPORun(learners, trace, history, final, time.perf_counter() - start)
@@ -171,9 +206,9 @@ def trace_metadata(config: PPOConfig, seeds: dict[str, int], history: list[dict]
                    normalization: FrozenNormalization) -> dict:
     """JSON-able metadata of a PPO trace; timings are left out so equal runs give equal metadata."""
     return {
-        "task": "t2",
+        "task": task_key(config),
         "env": ENV_NAME,
-        "learner": "independent_ppo",
+        "learner": learner_kind(config),
         "config": config.to_dict(),
         "seed": config.seed,
         "derived_seeds": seeds,

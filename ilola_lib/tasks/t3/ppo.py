@@ -30,7 +30,7 @@ from ilola_lib.core.parallel import single_threaded_torch
 from ilola_lib.core.policies import GaussianActor
 from ilola_lib.core.ppo import (FrozenNormalization, PPOHyperparameters, Rollout, frozen_normalization, make_learners,
                                 package_versions)
-from ilola_lib.core.ppo_training import PPORun, batch_returns, learning_curve_metadata, train_independent_ppo
+from ilola_lib.core.ppo_training import PPORun, batch_returns, learning_curve_metadata, train_ppo_learners
 from ilola_lib.core.seeds import episode_seeds, learner_seeds
 from ilola_lib.tasks.t3.multiwalker import ACTION_DIM, FEATURE_NAMES, MultiWalkerFeatureEnv, Policy, true_weights
 
@@ -185,8 +185,8 @@ def train_multiwalker_ppo(config: MultiWalkerPPOConfig) -> PPORun:
                                            reward_weights, action_generator)
                 return rollout, rollout_statistics(rollout, [env.package_x - env.package_start_x for env in envs])
 
-            history, final, recorder = train_independent_ppo(config, learners, collect, config.num_updates,
-                                                             f"MultiWalker PPO seed {config.seed}")
+            history, final, recorder = train_ppo_learners(config, learners, collect, config.num_updates,
+                                                          f"MultiWalker PPO seed {config.seed}")
     finally:
         for env in envs:
             env.close()

@@ -1,4 +1,5 @@
-"""Sampled estimators of ``Ψ`` and the LOLA cross terms ``T`` from a recorded batch (design §5.2–5.3).
+"""Sampled estimators of ``Ψ`` and the LOLA cross terms ``T`` from a batch of episodes (design §5.2–5.3): the
+observer's (inverse methods) and the LOLA-PPO learners' (:mod:`ilola_lib.core.lola`) shared estimator.
 
 Both are score-function (GPOMDP) estimators written as surrogate losses whose derivatives are the
 estimates, so any differentiable policy works (tabular on T1, networks on T2/T3):
@@ -14,7 +15,7 @@ estimates, so any differentiable policy works (tabular on T1, networks on T2/T3)
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch.func import jacrev, jvp
@@ -67,3 +68,29 @@ def lola_tensor_estimate(log_prob_i: Callable, params_i: torch.Tensor, log_prob_
         return torch.einsum("eh,ehmn->mn", log_prob_i(theta), weights).reshape(-1) / num_episodes
 
     return jacrev(surrogate)(params_i).reshape(q, q, -1).permute(2, 0, 1)
+
+
+def sampled_gradient_tensors(log_prob_fns: Sequence[Callable[[torch.Tensor], torch.Tensor]], params: torch.Tensor,
+                             features: torch.Tensor, gamma: float, coupled: bool):
+    """``Ψ_ii [N, d, q]`` and (if ``coupled``) ``T [N, N, d, q, q]`` at ``θ^k`` from one batch ``D_k``.
+
+    Args:
+        log_prob_fns: per agent, ``θ_i [d] → log π_i(a|o) [E, H]`` on the batch's episodes.
+        params: ``θ^k`` as ``[N, d]``.
+        features: ``φ`` as ``[N, E, H, q]``.
+    """
+    num_agents = params.shape[0]
+    own = torch.stack([gpomdp_jacobian(log_prob_fns[i], params[i], features[i], gamma) for i in range(num_agents)])
+    if not coupled:
+        return own, None
+    # ∂J_i/∂θ_j (the other agents' parameters) enters each LOLA cross term.
+    jacobians = [[own[i] if i == j else gpomdp_jacobian(log_prob_fns[j], params[j], features[i], gamma)
+                  for j in range(num_agents)] for i in range(num_agents)]
+    q = features.shape[-1]
+    cross = torch.zeros(num_agents, num_agents, params.shape[1], q, q, dtype=own.dtype)
+    for i in range(num_agents):
+        for j in range(num_agents):
+            if i != j:
+                cross[i, j] = lola_tensor_estimate(log_prob_fns[i], params[i], log_prob_fns[j], params[j],
+                                                   features[j], jacobians[i][j], gamma)
+    return own, cross

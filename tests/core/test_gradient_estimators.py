@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from ilola_lib.inverse.estimators import gpomdp_jacobian, lola_tensor_estimate
+from ilola_lib.core.gradient_estimators import gpomdp_jacobian, lola_tensor_estimate
 from ilola_lib.tasks.t1.gradient import feature_jacobians, lola_tensors
 from ilola_lib.tasks.t1.gridworld import make_gridworld
 from ilola_lib.tasks.t1.sampling import sample_episodes
