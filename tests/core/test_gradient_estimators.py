@@ -1,7 +1,8 @@
 import numpy as np
 import torch
+from matrix_game import matrix_game
 
-from ilola_lib.core.gradient_estimators import gpomdp_jacobian, lola_tensor_estimate
+from ilola_lib.core.gradient_estimators import gpomdp_jacobian, lola_tensor_estimate, sampled_gradient_tensors
 from ilola_lib.tasks.t1.gradient import feature_jacobians, lola_tensors
 from ilola_lib.tasks.t1.gridworld import make_gridworld
 from ilola_lib.tasks.t1.sampling import sample_episodes
@@ -43,3 +44,23 @@ def test_gpomdp_and_lola_estimates_match_the_exact_tensors():
     estimate_t = lola_tensor_estimate(log_prob(0), logits[0], log_prob(1), logits[1], features[1],
                                       jacobians[0, 1], game.gamma)
     assert relative_error(estimate_t, exact_t[0, 1]) < 0.2
+
+
+def test_sampled_tensors_of_network_policies_match_autograd_on_a_repeated_matrix_game():
+    game = matrix_game(2, q=2, seed=2)
+    log_prob_fns, features = game.sample(episodes=60000)
+    theta, q = game.params, 2
+    exact_01 = torch.autograd.functional.jacobian(lambda th: game.psi(theta[0], th)[0], theta[1]).T  # Ψ_01 [d, q]
+    exact_00 = torch.autograd.functional.jacobian(lambda th: game.psi(th, theta[1])[0], theta[0]).T
+    exact_t = torch.zeros(theta.shape[1], q, q, dtype=torch.float64)  # T_01[:, m, n]
+    for m in range(q):
+        for n in range(q):
+            def directional(theta_0, m=m, n=n):
+                theta_1 = theta[1].clone().requires_grad_(True)
+                (grad_1,) = torch.autograd.grad(game.psi(theta_0, theta_1)[1, n], theta_1, create_graph=True)
+                return grad_1 @ exact_01[:, m]
+            exact_t[:, m, n] = torch.autograd.functional.jacobian(directional, theta[0])
+    own, cross = sampled_gradient_tensors(log_prob_fns, theta, features, game.gamma, coupled=True)
+    assert relative_error(own[0], exact_00) < 0.05
+    assert relative_error(cross[0, 1], exact_t) < 0.15
+    assert relative_error(cross[0, 1], -exact_t) > 1.0  # the sign and pairing are really tested
