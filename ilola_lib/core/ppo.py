@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ilola_lib.core.policies import CategoricalActor, Critic, GaussianActor, flatten_params, safe_observation_std
+from ilola_lib.core.policies import (CategoricalActor, Critic, GaussianActor, flatten_params, safe_observation_std,
+                                     unflatten_params)
 from ilola_lib.core.seeds import learner_seeds
 
 ADAM_EPS = 1e-5
@@ -288,11 +289,8 @@ def minibatch_indices(batch_size: int, update_epochs: int, num_minibatches: int,
 
 def subtract_from_gradients(module: torch.nn.Module, flat: torch.Tensor) -> None:
     """``p.grad −= flat[slice of p]`` for every parameter of ``module`` (``flat [d]`` in ``parameters`` order)."""
-    offset = 0
-    for param in module.parameters():
-        param.grad.sub_(flat[offset:offset + param.numel()].view_as(param))
-        offset += param.numel()
-    assert offset == flat.numel(), f"flat vector has {flat.numel()} entries for {offset} parameters"
+    for param, piece in zip(module.parameters(), unflatten_params(module, flat).values()):
+        param.grad.sub_(piece)
 
 
 def actor_minibatch_step(learner: AgentLearner, batch: AgentBatch, index: torch.Tensor,

@@ -15,11 +15,11 @@ from pathlib import Path
 # learning rates are left out: they are nuisance parameters and not identified where the coupling
 # does not matter (T1 seeds have η̂ = 1e-13 on one machine and 1.3e3 on another with equal fits).
 METHOD_METRICS = ("kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine", "epic", "induced_normalized")
-LEARNER_METRICS = {"t2": ("return_trained", "return_random", "return_noop"),
-                   "t2_lola": ("return_trained", "return_random", "return_noop"),
+NEURAL_FOLDERS = ("learners", "inverse", "induced")
+SIMPLE_SPREAD_RETURNS = ("return_trained", "return_random", "return_noop")
+LEARNER_METRICS = {"t2": SIMPLE_SPREAD_RETURNS, "t2_lola": SIMPLE_SPREAD_RETURNS,
                    "t3": ("return_trained", "return_random", "return_stand_still")}
-PER_SEED_FOLDERS = {"t1": ("seeds",), "t2": ("learners", "inverse", "induced"),
-                    "t2_lola": ("learners", "inverse", "induced"), "t3": ("learners", "inverse", "induced")}
+PER_SEED_FOLDERS = {"t1": ("seeds",), "t2": NEURAL_FOLDERS, "t2_lola": NEURAL_FOLDERS, "t3": NEURAL_FOLDERS}
 
 
 def read_text(path: str, rev: str | None, root: Path) -> str | None:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ilola_lib.analysis.reports import format_threshold
+from ilola_lib.analysis.reports import common_seeds, format_threshold
 from ilola_lib.analysis.statistics import bootstrap_ci, paired_difference, t_interval
 from ilola_lib.analysis.targets import load_targets
 from ilola_lib.tasks.t2.learn import summarize_learners
@@ -23,18 +23,10 @@ COUPLING_ROWS = {"t1": (("ilogel_matched_lola", "I-LOGEL"), ("ilola_matched_lola
                  "t2_lola": (("ilogel", "I-LOGEL"), ("ilola_eta0", "I-LOLA, η = 0"), ("ilola", "I-LOLA"))}
 
 
-def _by_seed(metrics: list[dict], seeds: list[int]) -> list[dict]:
-    found = {m["seed"]: m for m in metrics}
-    missing = [seed for seed in seeds if seed not in found]
-    if missing:
-        raise ValueError(f"independent-learner results lack seeds {missing}")
-    return [found[seed] for seed in seeds]
-
-
 def summarize_variant(learner_metrics: list[dict], inverse_metrics: list[dict], induced_metrics: list[dict],
                       independent_learners: list[dict], independent_inverse: list[dict], profile: str) -> dict:
     """``results/t2_lola/summary.json``: T2's summary of the variant (:func:`ilola_lib.tasks.t2.report.summarize`),
-    plus, paired by seed with T2's independent learners,
+    plus, paired by seed with T2's independent learners (every list in the same seed order, else ``ValueError``),
 
     * ``improvement_over_random`` (every seed's, and whether each reaches the target);
     * ``lola_norm_ratio``: mean over seeds of each seed's median ‖η · LOLA‖ / ‖PPO gradient‖ over updates;
@@ -45,21 +37,19 @@ def summarize_variant(learner_metrics: list[dict], inverse_metrics: list[dict], 
       the number of seeds where it is negative — a scale-free reading of the coupling's gain, added after the
       absolute paired difference (the registered check) was seen to be dominated by one seed's larger KLs.
     """
+    common_seeds(learner_metrics, inverse_metrics, induced_metrics, independent_learners, independent_inverse)
     summary = summarize(learner_metrics, inverse_metrics, induced_metrics, profile)
-    seeds = summary["seeds"]
-    learners, inverse = _by_seed(learner_metrics, seeds), _by_seed(inverse_metrics, seeds)
-    independent, independent_inverse = _by_seed(independent_learners, seeds), _by_seed(independent_inverse, seeds)
-    lola_eta = [m["methods"]["ilola"]["eta"] for m in inverse]
+    lola_eta = [m["methods"]["ilola"]["eta"] for m in inverse_metrics]
     independent_eta = [m["methods"]["ilola"]["eta"] for m in independent_inverse]
     return {**summary,
-            "improvement_over_random": summarize_learners(learners, profile)["improvement_over_random"],
-            "improvement_per_seed": [m["improvement_over_random"] for m in learners],
-            "lola_norm_ratio": bootstrap_ci([float(np.median(m["lola_norm_ratio"])) for m in learners]),
-            "return_minus_independent": paired_difference([m["return_trained"]["mean"] for m in learners],
-                                                          [m["return_trained"]["mean"] for m in independent]),
+            "improvement_over_random": summarize_learners(learner_metrics, profile)["improvement_over_random"],
+            "improvement_per_seed": [m["improvement_over_random"] for m in learner_metrics],
+            "lola_norm_ratio": bootstrap_ci([float(np.median(m["lola_norm_ratio"])) for m in learner_metrics]),
+            "return_minus_independent": paired_difference([m["return_trained"]["mean"] for m in learner_metrics],
+                                                          [m["return_trained"]["mean"] for m in independent_learners]),
             "eta_independent": bootstrap_ci(independent_eta),
             "eta_minus_independent": paired_difference(lola_eta, independent_eta),
-            "relative_kl_1b_ilola_vs_eta0": relative_gain(inverse, "ilola", "ilola_eta0")}
+            "relative_kl_1b_ilola_vs_eta0": relative_gain(inverse_metrics, "ilola", "ilola_eta0")}
 
 
 def relative_gain(inverse_metrics: list[dict], first: str, second: str) -> dict:

@@ -12,7 +12,7 @@ from ilola_lib.core.neural_trace import NeuralTrace
 from ilola_lib.core.parallel import single_threaded_torch
 from ilola_lib.core.seeds import EVALUATION_FIRST_EPISODE_SEED
 from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
-from ilola_lib.tasks.t2.ppo import LolaPPOConfig, PPOConfig, task_key, train_ppo
+from ilola_lib.tasks.t2.ppo import LolaPPOConfig, PPOConfig, train_ppo
 
 RETURN_KEYS = ("return_trained", "return_random", "return_noop")
 
@@ -46,7 +46,7 @@ def learn_seed(config: dict, seed: int) -> tuple[NeuralTrace, dict]:
     returns = {f"return_{name}": evaluations[name].as_dict() for name in ("trained", "random", "noop")}
     random = evaluations["random"].mean
     return run.trace, {
-        "task": task_key(ppo),
+        "task": ppo.task,
         "seed": seed,
         **returns,
         "improvement_over_random": (evaluations["trained"].mean - random) / abs(random),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -44,9 +45,16 @@ class PPOConfig(PPOHyperparameters):
     normalizer_envs: int
     normalizer_steps: int
     num_agents: int = NUM_AGENTS
+    task: ClassVar[str] = "t2"  # the params.yaml section and results folder of these learners
+    learner: ClassVar[str] = "independent_ppo"  # the trace metadata's "learner"
 
     def __post_init__(self) -> None:
         self._freeze_weights(true_weights(self.local_ratio))
+
+    def coupling(self):
+        """The direction added to every actor step (:func:`~ilola_lib.core.ppo_training.train_ppo_learners`):
+        none for independent learners."""
+        return None
 
     @property
     def batch_size(self) -> int:
@@ -60,30 +68,17 @@ class LolaPPOConfig(PPOConfig):
     correction estimated from ``D_k`` at ``θ^k`` (:mod:`ilola_lib.core.lola`)."""
 
     lola_eta: float
+    task: ClassVar[str] = "t2_lola"
+    learner: ClassVar[str] = "lola_ppo"
 
+    def coupling(self):
+        """``coupling(learners, D_k) → η · LOLA correction [N, d]`` at ``θ^k``."""
+        def lola(learners, rollout: Rollout) -> torch.Tensor:
+            corrections = rollout_lola_corrections([learner.actor for learner in learners], rollout.observations,
+                                                   rollout.actions, rollout.rewards, self.gamma, self.max_cycles)
+            return self.lola_eta * corrections
 
-def learner_kind(config: PPOConfig) -> str:
-    """``"lola_ppo"`` or ``"independent_ppo"`` (the trace metadata's ``learner``)."""
-    return "lola_ppo" if isinstance(config, LolaPPOConfig) else "independent_ppo"
-
-
-def task_key(config: PPOConfig) -> str:
-    """The ``params.yaml`` section and results folder of these learners: ``"t2_lola"`` or ``"t2"``."""
-    return "t2_lola" if isinstance(config, LolaPPOConfig) else "t2"
-
-
-def lola_coupling(config: PPOConfig):
-    """``coupling(learners, D_k) → η · LOLA correction [N, d]`` for LOLA-PPO learners, ``None`` for independent
-    ones (the argument of :func:`~ilola_lib.core.ppo_training.train_ppo_learners`)."""
-    if not isinstance(config, LolaPPOConfig):
-        return None
-
-    def coupling(learners, rollout: Rollout) -> torch.Tensor:
-        corrections = rollout_lola_corrections([learner.actor for learner in learners], rollout.observations,
-                                               rollout.actions, rollout.rewards, config.gamma, config.max_cycles)
-        return config.lola_eta * corrections
-
-    return coupling
+        return lola
 
 
 def measure_normalization(config: PPOConfig) -> FrozenNormalization:
@@ -195,8 +190,7 @@ def train_ppo(config: PPOConfig) -> PPORun:
             return rollout, batch_returns(rollout)
 
         history, final, recorder = train_ppo_learners(config, learners, collect, config.num_updates,
-                                                      f"{learner_kind(config)} seed {config.seed}",
-                                                      lola_coupling(config))
+                                                      f"{config.learner} seed {config.seed}", config.coupling())
     metadata = trace_metadata(config, seeds, history, final["episode_return"], normalization)
     trace = recorder.finish(normalization.obs_mean, normalization.obs_std, reward_weights, metadata)
     return PPORun(learners, trace, history, final, time.perf_counter() - start)
@@ -206,9 +200,9 @@ def trace_metadata(config: PPOConfig, seeds: dict[str, int], history: list[dict]
                    normalization: FrozenNormalization) -> dict:
     """JSON-able metadata of a PPO trace; timings are left out so equal runs give equal metadata."""
     return {
-        "task": task_key(config),
+        "task": config.task,
         "env": ENV_NAME,
-        "learner": learner_kind(config),
+        "learner": config.learner,
         "config": config.to_dict(),
         "seed": config.seed,
         "derived_seeds": seeds,

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from ilola_lib.analysis.targets import load_targets
-from ilola_lib.tasks.t2.coupling import _by_seed, coupling_checks, quoted_numbers, relative_gain
+from ilola_lib.tasks.t2.coupling import coupling_checks, quoted_numbers, relative_gain, summarize_variant
 
 
 def interval(mean, low, high):
@@ -55,10 +55,11 @@ def test_each_check_fails_alone_when_its_own_value_misses(path, value, failing):
 
 
 def test_results_pair_by_seed_and_a_missing_seed_is_an_error():
-    metrics = [{"seed": 2, "x": "b"}, {"seed": 0, "x": "a"}]
-    assert [m["x"] for m in _by_seed(metrics, [0, 2])] == ["a", "b"]
-    with pytest.raises(ValueError, match=r"lack seeds \[1\]"):
-        _by_seed(metrics, [0, 1])
+    variant = [[{"seed": 0}, {"seed": 2}]] * 3
+    with pytest.raises(ValueError, match="different seeds"):
+        summarize_variant(*variant, [{"seed": 0}, {"seed": 1}], [{"seed": 0}, {"seed": 2}], "paper")
+    with pytest.raises(ValueError, match="different seeds"):
+        summarize_variant(*variant, [{"seed": 2}, {"seed": 0}], [{"seed": 0}, {"seed": 2}], "paper")
 
 
 def test_quoted_numbers_are_plain_floats_and_a_missing_interval_is_nan():
