@@ -20,7 +20,7 @@ def summary(ef_1a, ef_1b, induced=(0.5, 0.2, 0.8), cosine=1.0, eta=70.0):
               "kl_0": value(kl_0, 0, 1), "ef_1a": value(ef_1a), "explained_fraction": value(ef_1b),
               "induced_normalized": value(*induced), "cosine": value(cosine, cosine, cosine), "eta": value(eta, eta, eta)}
     method |= {f"{key}_mc": method[key] for key in ("kl_1a", "kl_1b", "kl_0")}
-    return {"methods": {"ilola": method, "ilola_matched_lola": method}}
+    return {"methods": {"ilola": method, "ilola_eta0": method, "ilola_matched_lola": method}}
 
 
 @pytest.mark.parametrize("ef_1a, ef_1b, verdict", [(0.6, 0.58, "reproduced only with caveat"),
