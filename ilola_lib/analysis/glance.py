@@ -110,7 +110,8 @@ def coupled_learners(summaries: dict[str, dict]) -> tuple[str, str, str]:
     cosine_min = load_targets().t2_lola.coupled_cosine_min
     eta0 = _method(summaries, "t2_lola", "ilola_eta0")
     measurement += (f"; LOLA-PPO learners (T2 variant): cosine {format_interval(neural['cosine'])}, EF(1a) "
-                    f"{neural['ef_1a']['mean']:.2f} (replay with ω*, no coupling), EF(1b) "
+                    f"{neural['ef_1a']['mean']:.2f} (coupled replay with ω*; without the coupling "
+                    f"{eta0['ef_1a']['mean']:.2f}), EF(1b) "
                     f"{neural['explained_fraction']['mean']:.2f} (η = 0 fit: {eta0['explained_fraction']['mean']:.2f}), "
                     f"KL(1b) of I-LOLA − its η = 0 fit {format_interval(gain)} (paired)")
     coupling_helps = gain["ci95"] is not None and gain["ci95"][1] < 0

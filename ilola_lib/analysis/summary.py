@@ -114,7 +114,8 @@ def markdown_table(methods: dict, columns: tuple[str, ...]) -> str:
 LEARNER_MODELS = {"gpomdp": ("GPOMDP gradient step (the poster's model)", "ilola_gpomdp"),
                   "surrogate": ("first-step PPO surrogate on shadow-critic advantages", None),
                   "surrogate_adam": ("the same, Adam-preconditioned (Stage A)", "ilogel"),
-                  "replay": ("PPO update replay (Stage B)", "ilola")}
+                  "replay": ("PPO update replay (Stage B)", "ilola"),
+                  "replay_coupled": ("the same plus the LOLA coupling, η fitted at ω* (coupled learners)", "ilola")}
 
 
 def aggregate_learner_models(seed_metrics: list[dict]) -> dict:

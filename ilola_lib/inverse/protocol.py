@@ -35,3 +35,19 @@ def analysed_pairs(num_pairs: int, held_out_every: int, fit_pair_stride: int,
         raise ValueError(f"the warm-up rule (pairs k < {first} left out) leaves no fit or no held-out pair")
     pairs = np.sort(np.concatenate([fit_pairs[::fit_pair_stride], held_pairs]))
     return pairs, np.flatnonzero(~np.isin(pairs, held_pairs)), np.flatnonzero(np.isin(pairs, held_pairs))
+
+
+def validation_pairs(num_pairs: int, held_out_every: int, fit_pair_stride: int, warm_up_fraction: float,
+                     validation_stride: int | None) -> np.ndarray:
+    """Stage B's validation pairs: every ``validation_stride``-th of the fit pairs after the warm-up that the
+    ``fit_pair_stride`` budget leaves unfitted — never fitted and never scored as held out. Empty when
+    ``validation_stride`` is ``None``; ``ValueError`` when it is set and no such pair exists."""
+    if validation_stride is None:
+        return np.zeros(0, dtype=int)
+    fit_pairs, _ = split_pairs(num_pairs, held_out_every)
+    fit_pairs = fit_pairs[fit_pairs >= first_analysed_pair(num_pairs, warm_up_fraction)]
+    unfitted = np.setdiff1d(fit_pairs, fit_pairs[::fit_pair_stride])
+    if not len(unfitted):
+        raise ValueError(f"fit_pair_stride {fit_pair_stride} leaves none of the {len(fit_pairs)} fit pairs unfitted "
+                         "for validation")
+    return unfitted[::validation_stride]

@@ -12,13 +12,16 @@ learners' PPO updates on ``A(ω) = A^φ ω`` (:mod:`ilola_lib.inverse.replay_mod
   design §5.3, preconditioned like the replay's own steps); the η = 0 fit is nested in it.
 
 Every KL is held out; KL(1a) and KL(rand) replay the update with ``ω*`` and with random ``ω`` (each candidate
-carrying its own Adam moments), their step scale ``c`` fitted on the fit pairs. ``learner_models`` reports
-KL(1a) and EF(1a) = 1 − KL(1a)/KL(0) of each learner model, the ladder of what each ingredient explains.
+carrying its own Adam moments), their step scale ``c`` fitted on the fit pairs. For learners that are coupled
+(LOLA-PPO), I-LOLA's KL(1a) and KL(rand) add its coupling at the same ``ω``, with ``η`` fitted beside ``c`` (the
+ladder's ``replay_coupled``). ``learner_models`` reports KL(1a) and EF(1a) = 1 − KL(1a)/KL(0) of each learner
+model, the ladder of what each ingredient explains.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -31,6 +34,7 @@ from ilola_lib.inverse.learner_models import GradientLearnerModel, NoUpdateModel
 from ilola_lib.inverse.policy_fit import PolicyFit, fit_nuisance, fit_weights_and_nuisance, held_out_kl
 from ilola_lib.inverse.replay_model import (
     ReplayTrace,
+    exact_point,
     finite_difference_candidates,
     linearise,
     replay_along_trace,
@@ -45,6 +49,12 @@ FINITE_DIFFERENCE_STEP = 0.05  # on unit weights; small against the curvature of
 def coupled_directions(lola: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
     """``Σ_j Σ_mn ω_im ω_jn T_ij^{mn}`` ``[K, N, d]`` for unit ``ω [N, q]`` and ``T [K, N, N, d, q, q]``."""
     return torch.einsum("kijdmn,im,jn->kid", lola, omega, omega)
+
+
+def learners_coupled(trace: NeuralTrace) -> bool:
+    """Whether the learners added a LOLA correction to their updates (``lola_eta > 0`` in their config): ground
+    truth like ``ω*``, used to score, never to fit."""
+    return float(trace.metadata["config"].get("lola_eta", 0.0)) > 0.0
 
 
 def fit_at(model, divergence, fit_pairs, omega: np.ndarray, iterations: int) -> PolicyFit:
@@ -74,10 +84,11 @@ def _linear_model(theta, linearisation, lola, coupled: bool, pairs) -> GradientL
 
 
 def fit_replay_methods(trace: NeuralTrace, analysis, divergence, lola: torch.Tensor, settings: dict, seed: int,
-                       recovery, monte_carlo=None) -> tuple[dict, dict, dict]:
+                       recovery, monte_carlo=None, validation: ValidationSet | None = None) -> tuple[dict, dict, dict]:
     """Metrics of ``ilogel``, ``ilola_eta0`` and ``ilola`` on the replay model, the learner-model ladder and the
     seconds each part took. ``lola`` is ``T`` ``[P, N, N, d, q, q]`` on ``analysis.pairs``; a ``monte_carlo``
-    divergence over the same pairs adds Monte-Carlo estimates of every KL."""
+    divergence over the same pairs adds Monte-Carlo estimates of every KL; a ``validation`` set makes Stage B
+    select its estimate on it (:func:`_stage_b`; metrics ``stage_b_selection``)."""
     seconds, start = {}, time.perf_counter()
     shadow = shadow_feature_advantages(trace, CriticSettings.from_config(trace.metadata["config"]),
                                        stream_torch_generator(seed, "shadow_critic"))
@@ -108,10 +119,15 @@ def fit_replay_methods(trace: NeuralTrace, analysis, divergence, lola: torch.Ten
     replay_baselines = {
         **no_update,
         **score("kl_1a", truth_replay, [fit_at(truth_replay, divergence, fit, truth, iterations)]),
-        **_mean_over_draws(score, "kl_rand", [(m, fit_at(m, divergence, fit, w, iterations))
-                                              for m, w in zip(random_replays, draws)]),
+        **_mean_of([score("kl_rand", m, [fit_at(m, divergence, fit, w, iterations)])
+                    for m, w in zip(random_replays, draws)]),
     }
     ladder = {"replay": {"kl_1a": replay_baselines["kl_1a"]}}
+    coupled_baselines = {}
+    if learners_coupled(trace):
+        coupled_baselines = _coupled_replay_baselines(score, replayed, theta, lola, divergence, pairs, fit, truth,
+                                                      draws, len(candidates), iterations)
+        ladder["replay_coupled"] = {"kl_1a": coupled_baselines["kl_1a"]}
     for name, jacobians in (("surrogate", surrogate), ("surrogate_adam", preconditioned)):
         model = GradientLearnerModel(theta, jacobians)
         ladder[name] = {"kl_1a": score("kl_1a", model, [fit_at(model, divergence, fit, truth, iterations)])["kl_1a"]}
@@ -129,11 +145,15 @@ def fit_replay_methods(trace: NeuralTrace, analysis, divergence, lola: torch.Ten
     seconds["stage_a"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    fits, models = _stage_b(replay, theta, lola, linearisation, omega_a, divergence, pairs, fit, settings, seed)
+    fits, models, selections = _stage_b(replay, theta, lola, linearisation, omega_a, divergence, pairs, fit, settings,
+                                        seed, validation)
     seconds["stage_b"] = time.perf_counter() - start
     for key in STAGE_B_KEYS:
         results[key] = {**replay_baselines, **score("kl_1b", models[key], [fits[key]]), **recovery(fits[key].omega),
                         "fit_loss": fits[key].loss, "step_scale": np.exp(fits[key].nuisance[:num_agents]).tolist()}
+    for key, selection in selections.items():
+        results[key]["stage_b_selection"] = selection
+    results["ilola"].update(coupled_baselines)
     results["ilola"]["eta"] = float(np.exp(fits["ilola"].nuisance[-1]))
     kl_0 = no_update["kl_0"]
     for entry in ladder.values():
@@ -145,16 +165,37 @@ def fit_replay_methods(trace: NeuralTrace, analysis, divergence, lola: torch.Ten
 STAGE_B_KEYS = ("ilola_eta0", "ilola")
 
 
-def _stage_b(replay, theta, lola, linearisation, omega_a, divergence, pairs, fit, settings, seed):
+@dataclass
+class ValidationSet:
+    """Stage B's validation pairs (update indices ``[V]``, see :func:`ilola_lib.inverse.protocol.validation_pairs`):
+    ``θ^k`` on them ``[V, N, d]``, the divergence on their sampled states and the LOLA ``T`` ``[V, N, N, d, q, q]``."""
+
+    pairs: np.ndarray
+    theta: torch.Tensor
+    divergence: object
+    lola: torch.Tensor
+
+
+def select_on_validation(validation_kls: dict[str, float]) -> str:
+    """The candidate with the lowest validation KL (the first listed on a tie)."""
+    return min(validation_kls, key=validation_kls.__getitem__)
+
+
+def _stage_b(replay, theta, lola, linearisation, omega_a, divergence, pairs, fit, settings, seed,
+             validation: ValidationSet | None = None):
     """Stage B on the linearised replay, re-linearised at each new estimate; the last round fits the nuisance
     only, at the last linearisation point (where the linearisation is the exact replay). Returns the fits and
-    the models they were fitted on, by key."""
+    the models they were fitted on, by key, and the selections (empty without ``validation``).
+
+    With a ``validation`` set (early stopping, the Stage A fallback), Stage A's ``ω`` is replayed exactly beside
+    the first re-linearisation; every exact point — Stage A's and each round's linearisation point — gets its
+    nuisance fitted on the fit pairs, and each key keeps the one with the lowest KL on the validation pairs."""
     iterations, num_agents = settings["lbfgs_iterations"], theta.shape[1]
     log_eta = float(np.log(_comparable_eta(linearisation, lola, pairs, fit)))
     linearisations = dict.fromkeys(STAGE_B_KEYS, linearisation)
     starts = {"ilola_eta0": np.zeros(num_agents), "ilola": np.append(np.zeros(num_agents), log_eta)}
     omegas = dict.fromkeys(STAGE_B_KEYS, omega_a)
-    fits, models = {}, {}
+    fits, models, points, stage_a_point = {}, {}, {key: [] for key in STAGE_B_KEYS}, None
     rounds = settings["replay_linearisations"]
     for round_ in range(rounds + 1):
         for key in STAGE_B_KEYS:
@@ -173,15 +214,56 @@ def _stage_b(replay, theta, lola, linearisation, omega_a, divergence, pairs, fit
             models[key], omegas[key], starts[key] = model, fits[key].omega, fits[key].nuisance
         if round_ < rounds:
             population = [finite_difference_candidates(omegas[key], FINITE_DIFFERENCE_STEP) for key in STAGE_B_KEYS]
-            replayed = replay_along_trace(replay, torch.as_tensor(np.concatenate(population)))
+            with_stage_a = validation is not None and round_ == 0
+            replayed = replay_along_trace(replay, torch.as_tensor(np.concatenate(
+                population + ([omega_a[None]] if with_stage_a else []))))
             linearisations = {key: linearise(replayed, population[index], first=index * len(population[0]))
                               for index, key in enumerate(STAGE_B_KEYS)}
-    return fits, models
+            if with_stage_a:
+                stage_a_point = exact_point(replayed, len(STAGE_B_KEYS) * len(population[0]), omega_a)
+            for key in STAGE_B_KEYS:
+                points[key].append(linearisations[key])
+    if validation is None:
+        return fits, models, {}
+    assert stage_a_point is not None, "the validation selection needs replay_linearisations ≥ 1"
+    selections = {}
+    for key in STAGE_B_KEYS:
+        coupled = key == "ilola"
+        named = {"stage_a": stage_a_point, **{f"stage_b_round_{r + 1}": p for r, p in enumerate(points[key])}}
+        candidates, validation_kls = {}, {}
+        for name, point in named.items():
+            fitted = fits[key] if point is linearisations[key] else fit_nuisance(
+                _linear_model(theta, point, lola, coupled, pairs).subset(fit), divergence.subset(fit), point.omega,
+                starts[key], max_iterations=iterations)
+            on_validation = _linear_model(validation.theta, point, validation.lola, coupled, validation.pairs)
+            candidates[name], validation_kls[name] = fitted, held_out_kl(on_validation, validation.divergence, fitted)
+        chosen = select_on_validation(validation_kls)
+        fits[key] = candidates[chosen]
+        if named[chosen] is not linearisations[key]:
+            models[key] = _linear_model(theta, named[chosen], lola, coupled, pairs)
+        selections[key] = {"validation_kl": validation_kls, "selected": chosen}
+    return fits, models, selections
 
 
-def _mean_over_draws(score, key, scored_fits) -> dict[str, float]:
-    """``score`` of each (model, fit), averaged over draws (each draw has its own replayed model)."""
-    values = [score(key, model, [fitted]) for model, fitted in scored_fits]
+def _coupled_replay_baselines(score, replayed, theta, lola, divergence, pairs, fit, truth, draws, first: int,
+                              iterations: int) -> dict[str, float]:
+    """KL(1a) and KL(rand) of I-LOLA's own learner model, the replay plus the coupling, for learners that are
+    coupled: the exact replay of candidate ``first`` (``ω*``) and of each random draw after it, with the coupling at
+    the same ``ω``; step scales and ``η`` fitted on the fit pairs (the learners' η is in their own units)."""
+    def scored(key: str, index: int, omega: np.ndarray) -> dict[str, float]:
+        point = exact_point(replayed, index, omega)
+        model = _linear_model(theta, point, lola, True, pairs)
+        start = np.append(np.zeros(theta.shape[1]), np.log(_comparable_eta(point, lola, pairs, fit)))
+        return score(key, model, [fit_nuisance(model.subset(fit), divergence.subset(fit), omega, start,
+                                               max_iterations=iterations)])
+
+    # One draw at a time: each coupled model holds its own preconditioned copy of T.
+    draws_scored = [scored("kl_rand", first + 1 + r, w) for r, w in enumerate(draws)]
+    return {**scored("kl_1a", first, truth), **_mean_of(draws_scored)}
+
+
+def _mean_of(values: list[dict[str, float]]) -> dict[str, float]:
+    """Each entry averaged over the dicts of ``values`` (the KLs of the random draws)."""
     return {name: float(np.mean([v[name] for v in values])) for name in values[0]}
 
 

@@ -8,7 +8,8 @@ on the shadow critic's advantages ``A(ω) = A^φ ω``, for a population of rewar
 * :func:`surrogate_jacobians` — ``Ψ̃^k = ∂/∂θ mean_b r_b(θ) A^φ_b`` at ``θ^k`` ``[K, N, d, q]``: the gradient of
   PPO's first-step surrogate per feature (ratio 1, no clipping, no normalisation), the linear model of Stage A.
 * :func:`linearise` — ``Δθ^k(ω) ≈ Δθ^k(ω₀) + J^k (ω − ω₀)`` with ``J = ∂Δθ/∂ω`` ``[K, N, d, q]`` by forward
-  differences, the LOGEL-form model Stage B fits and iterates.
+  differences, the LOGEL-form model Stage B fits and iterates; :func:`exact_point` the replay at one ``ω``
+  in the same form, with no slope.
 """
 
 from __future__ import annotations
@@ -128,6 +129,14 @@ def linearise(replayed: ReplayedUpdates, candidates: np.ndarray, first: int = 0)
     jacobians = _least_squares(directions, (perturbed - base).permute(1, 2, 3, 0), unit)
     offset = base - torch.einsum("kidq,iq->kid", jacobians, unit)
     return Linearisation(candidates[0], jacobians, offset, base, replayed.preconditioners[first])
+
+
+def exact_point(replayed: ReplayedUpdates, index: int, omega: np.ndarray) -> Linearisation:
+    """The replay of candidate ``index`` (weights ``omega``) as a :class:`Linearisation` with a zero Jacobian: exact
+    at ``omega``, no slope — a learner model of one fixed ``ω`` to which Stage B's coupling can be added."""
+    steps = replayed.steps[index]
+    no_slope = torch.zeros((), dtype=steps.dtype).expand(*steps.shape, omega.shape[-1])
+    return Linearisation(omega, no_slope, steps, steps, replayed.preconditioners[index])
 
 
 def _least_squares(directions: torch.Tensor, differences: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:

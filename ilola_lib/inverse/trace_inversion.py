@@ -27,8 +27,8 @@ from ilola_lib.inverse.network_policy_space import (
     GaussianNetworkDivergence,
     MonteCarloGaussianDivergence,
 )
-from ilola_lib.inverse.protocol import analysed_pairs
-from ilola_lib.inverse.replay_methods import fit_replay_methods
+from ilola_lib.inverse.protocol import analysed_pairs, validation_pairs
+from ilola_lib.inverse.replay_methods import ValidationSet, fit_replay_methods
 
 LOG_PROBS = {"categorical": actor_log_probs, "gaussian": gaussian_log_probs}
 DIVERGENCES = {"categorical": CategoricalNetworkDivergence, "gaussian": GaussianNetworkDivergence}
@@ -116,7 +116,9 @@ def recovery_scores(truth: np.ndarray):
 @dataclass
 class TraceAnalysis:
     """What every method on one trace shares: the analysed pairs (and which are fit / held out), the
-    sampled states, the actor templates and the random stream."""
+    sampled states, the actor templates and the random stream; and Stage B's validation pairs (update indices,
+    empty without ``validation_stride``) with their own sampled states, drawn from a child stream so that the
+    analysed pairs' states and every later draw are the same with and without them."""
 
     pairs: np.ndarray
     fit: np.ndarray
@@ -125,14 +127,20 @@ class TraceAnalysis:
     templates: list
     truth: np.ndarray
     rng: np.random.Generator
+    validation: np.ndarray
+    validation_sample: StateSample | None
 
     @classmethod
     def of(cls, trace: NeuralTrace, settings: dict, rng: np.random.Generator) -> "TraceAnalysis":
         pairs, fit, held = analysed_pairs(trace.num_phases, settings["held_out_every"], settings["fit_pair_stride"],
                                           settings["warm_up_fraction"])
         sample = sample_states(trace, pairs, settings["states_per_pair"], rng)
+        validation = validation_pairs(trace.num_phases, settings["held_out_every"], settings["fit_pair_stride"],
+                                      settings["warm_up_fraction"], settings["validation_stride"])
+        validation_sample = (sample_states(trace, validation, settings["states_per_pair"], rng.spawn(1)[0])
+                             if len(validation) else None)
         return cls(pairs, fit, held, sample, templates_of(trace), np.asarray(trace.reward_weights, dtype=np.float64),
-                   rng)
+                   rng, validation, validation_sample)
 
 
 GPOMDP_SUFFIX = "_gpomdp"
@@ -160,8 +168,17 @@ def gradient_methods_on_trace(trace: NeuralTrace, analysis: TraceAnalysis, setti
     gpomdp = fit_gradient_methods(model.theta, next_theta, model.jacobians, model.lola, divergence, analysis.fit,
                                   analysis.held, analysis.truth, recovery, analysis.rng, settings, seed, monte_carlo)
     seconds["gpomdp_methods"] = time.perf_counter() - start
+    start = time.perf_counter()
+    validation = None
+    if len(analysis.validation):
+        validation = ValidationSet(analysis.validation,
+                                   torch.as_tensor(trace.actor_params[analysis.validation], dtype=torch.float64),
+                                   network_divergence(trace, analysis.templates, analysis.validation_sample),
+                                   gradient_model(trace, analysis.templates, analysis.validation,
+                                                  float(trace.metadata["config"]["gamma"]), coupled=True).lola)
+        seconds["validation_tensors"] = time.perf_counter() - start
     methods, ladder, replay_seconds = fit_replay_methods(trace, analysis, divergence, model.lola, settings, seed,
-                                                         recovery, monte_carlo)
+                                                         recovery, monte_carlo, validation)
     ladder["gpomdp"] = {"kl_1a": gpomdp["ilogel"]["kl_1a"],
                         "ef_1a": explained_fraction(gpomdp["ilogel"]["kl_1a"], gpomdp["ilogel"]["kl_0"])}
     methods.update({f"{key}{GPOMDP_SUFFIX}": value for key, value in gpomdp.items()})

@@ -55,6 +55,7 @@ from ilola_lib.pipeline.fields import (
     VfCoef,
     Workers,
     check_held_out,
+    check_validation,
     check_warm_up,
     check_samples,
     cross_field_error,
@@ -191,6 +192,8 @@ class TraceInverse(InverseFit):
     fit_pair_stride: FitPairStride
     replay_linearisations: integer_field("re-linearisations of the PPO replay at each new Stage B estimate", 0, 10)
     warm_up_fraction: number_field("pairs k < fraction · K are left out of every fit and score", ge=0, lt=0.9)
+    validation_stride: integer_field("Stage B's selection scores every n-th unfitted fit pair (null: no selection)",
+                                     1, 1000) | None
 
 
 class T2Inverse(TraceInverse):
@@ -211,6 +214,7 @@ class NeuralTask(Section):
     def _pairs_fit_and_held_out(self) -> Self:
         check_held_out(self.task_key, self.ppo.num_updates, self.inverse.held_out_every)
         check_warm_up(self.task_key, self.ppo.num_updates, self.inverse.held_out_every, self.inverse.warm_up_fraction)
+        check_validation(self.task_key, self.ppo.num_updates, self.inverse)
         return self
 
 

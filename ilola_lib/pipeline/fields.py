@@ -110,12 +110,34 @@ def check_held_out(task: str, num_updates: int, every: int) -> None:
                            f"({every}) so that pairs are both fitted and held out")
 
 
+def _pairs_after_warm_up(num_updates: int, every: int, fraction: float) -> tuple[list[int], list[int]]:
+    """The fit and held-out pairs ``k ≥ ceil(fraction · K)`` (pair ``k`` is held out when ``k % every == every − 1``),
+    as :func:`ilola_lib.inverse.protocol.analysed_pairs` splits them."""
+    kept = range(math.ceil(fraction * num_updates), num_updates)
+    return [k for k in kept if k % every != every - 1], [k for k in kept if k % every == every - 1]
+
+
 def check_warm_up(task: str, num_updates: int, every: int, fraction: float) -> None:
-    first = math.ceil(fraction * num_updates)
-    kept = range(first, num_updates)
-    if not any(k % every == every - 1 for k in kept) or not any(k % every != every - 1 for k in kept):
+    fit, held = _pairs_after_warm_up(num_updates, every, fraction)
+    if not fit or not held:
         raise cross_field_error(f"{task}.inverse.warm_up_fraction ({fraction}) leaves no fit or no held-out pair "
                                 f"of {num_updates} updates")
+
+
+def check_validation(task: str, num_updates: int, inverse) -> None:
+    """When ``validation_stride`` is set: some fit pairs are left unfitted by ``fit_pair_stride`` (Stage B's
+    validation pairs are drawn from them) and Stage B re-linearises at least once (Stage A's exact replay rides on
+    that pass)."""
+    if inverse.validation_stride is None:
+        return
+    if inverse.replay_linearisations < 1:
+        raise cross_field_error(f"{task}.inverse.validation_stride needs {task}.inverse.replay_linearisations ≥ 1 "
+                                f"(got {inverse.replay_linearisations})")
+    fit, _ = _pairs_after_warm_up(num_updates, inverse.held_out_every, inverse.warm_up_fraction)
+    if len(fit[::inverse.fit_pair_stride]) == len(fit):
+        raise cross_field_error(f"{task}.inverse.validation_stride ({inverse.validation_stride}) needs fit pairs that "
+                                f"{task}.inverse.fit_pair_stride ({inverse.fit_pair_stride}) leaves unfitted; it "
+                                f"fits all {len(fit)}")
 
 
 def check_samples(key: str, samples: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ilola_lib.core.lola import rollout_lola_corrections
 from ilola_lib.core.policies import CategoricalActor
 from ilola_lib.core.ppo import FrozenNormalization, PPOHyperparameters, Rollout, make_learners, update_learners
 from ilola_lib.core.ppo_training import TraceRecorder
@@ -48,8 +49,9 @@ def collect(actors, generator: torch.Generator, num_envs: int, weights: torch.Te
     return Rollout(observations, final, actions, features, rewards, rewards, dones)
 
 
-def synthetic_ppo_run(num_updates: int = 8, num_envs: int = 128, seed: int = 0):
-    """``(trace, learners, rollouts, hyper-parameters)`` of one run; ``rollouts[k]`` is ``D_k``."""
+def synthetic_ppo_run(num_updates: int = 8, num_envs: int = 128, seed: int = 0, lola_eta: float = 0.0):
+    """``(trace, learners, rollouts, hyper-parameters)`` of one run; ``rollouts[k]`` is ``D_k``. With ``lola_eta > 0``
+    the learners are LOLA-PPO learners: every actor step adds ``lola_eta`` times the first-order LOLA correction."""
     hyper = config(num_updates, seed)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -65,8 +67,14 @@ def synthetic_ppo_run(num_updates: int = 8, num_envs: int = 128, seed: int = 0):
         recorder.record(phase, learners, rollout)
         rollouts.append(rollout)
         if phase < num_updates:
-            update_learners(learners, rollout, hyper, minibatch_generator)
-    metadata = {"config": {**hyper.to_dict(), "max_cycles": HORIZON}, "hidden_size": 8,
+            coupling = None
+            if lola_eta > 0:
+                coupling = lola_eta * rollout_lola_corrections([learner.actor for learner in learners],
+                                                               rollout.observations, rollout.actions, rollout.rewards,
+                                                               hyper.gamma, HORIZON)
+            update_learners(learners, rollout, hyper, minibatch_generator, coupling)
+    coupled = {"lola_eta": lola_eta} if lola_eta > 0 else {}
+    metadata = {"config": {**hyper.to_dict(), "max_cycles": HORIZON, **coupled}, "hidden_size": 8,
                 "num_actions": NUM_ACTIONS, "feature_names": ["first", "second", "third"]}
     trace = recorder.finish(normalization.obs_mean, normalization.obs_std, TRUE_WEIGHTS, metadata)
     return trace, learners, rollouts, hyper

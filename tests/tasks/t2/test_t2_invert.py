@@ -24,7 +24,7 @@ PAPER_T2 = load_params(Path(__file__).resolve().parents[3] / "params.yaml")["t2"
 
 SETTINGS = {"lbfgs_iterations": 20, "held_out_every": 2, "states_per_pair": 8, "fit_pair_stride": 1, "logel_restarts": 1, "cma_generations": 3, "cma_popsize": 6, "cma_restarts": 0,
             "cma_sigma": 0.3, "eta_init": 1.0, "random_draws": 2, "replay_linearisations": 1, "warm_up_fraction": 0.0,
-            "ma_lfl": {"potential_degree": 1, "rollouts": 1}}
+            "validation_stride": None, "ma_lfl": {"potential_degree": 1, "rollouts": 1}}
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ PAPER_T3 = load_params(Path(__file__).resolve().parents[3] / "params.yaml")["t3"
 CONFIG = {"seeds": [0], "eval_episodes": 20, "workers": 1,
           "ppo": dict(PAPER_T3["ppo"], max_cycles=40, episodes_per_update=4, num_updates=6, update_epochs=2,
                       num_minibatches=2, hidden_size=8, init_log_std=-0.5, normalizer_episodes=2),
-          "inverse": dict(held_out_every=2, states_per_pair=8, fit_pair_stride=1, logel_restarts=1,
+          "inverse": dict(held_out_every=2, states_per_pair=8, fit_pair_stride=2, validation_stride=1, logel_restarts=1,
                           cma_generations=3, cma_popsize=6, cma_restarts=0, cma_sigma=0.3, eta_init=1.0, random_draws=2,
                           lbfgs_iterations=10, mc_samples=64, replay_linearisations=1, warm_up_fraction=0.0)}
 
@@ -60,8 +60,12 @@ def test_inversion_reports_closed_form_and_monte_carlo_kls_that_agree(learned):
     assert t3_report.monte_carlo_agreement([metrics])["all_within"]
     again, _ = t3_inverse.invert_seed(CONFIG, 0, trace)
     assert json.dumps(again, sort_keys=True) == json.dumps(metrics, sort_keys=True), "same seed, same metrics"
-    held = set(metrics["pairs"]["held_out"])
-    assert held and not held & set(metrics["pairs"]["fit"])
+    held, fit, validation = (set(metrics["pairs"][key]) for key in ("held_out", "fit", "validation"))
+    assert held and validation and not held & fit and not validation & (held | fit)
+    for key in ("ilola", "ilola_eta0"):
+        selection = metrics["methods"][key]["stage_b_selection"]
+        assert set(selection["validation_kl"]) == {"stage_a", "stage_b_round_1"}
+        assert selection["selected"] == min(selection["validation_kl"], key=selection["validation_kl"].get)
 
 
 def test_induced_return_normalisation_uses_the_stronger_baseline():
