@@ -153,8 +153,8 @@ def gradient_methods_on_trace(trace: NeuralTrace, analysis: TraceAnalysis, setti
     §5.2–5.3 (keys with ``_gpomdp``), with held-out KLs (and, if ``monte_carlo_samples``, their Monte-Carlo
     estimates); the learner-model ladder (KL(1a) and EF(1a) per learner model) and the seconds each part took."""
     seconds, start = {}, time.perf_counter()
-    model = gradient_model(trace, analysis.templates, analysis.pairs, float(trace.metadata["config"]["gamma"]),
-                           coupled=True)
+    gamma = float(trace.metadata["config"]["gamma"])
+    model = gradient_model(trace, analysis.templates, analysis.pairs, gamma, coupled=True)
     seconds["tensors"] = time.perf_counter() - start
     start = time.perf_counter()
     next_theta = torch.as_tensor(trace.actor_params[analysis.pairs + 1], dtype=torch.float64)
@@ -174,8 +174,8 @@ def gradient_methods_on_trace(trace: NeuralTrace, analysis: TraceAnalysis, setti
         validation = ValidationSet(analysis.validation,
                                    torch.as_tensor(trace.actor_params[analysis.validation], dtype=torch.float64),
                                    network_divergence(trace, analysis.templates, analysis.validation_sample),
-                                   gradient_model(trace, analysis.templates, analysis.validation,
-                                                  float(trace.metadata["config"]["gamma"]), coupled=True).lola)
+                                   gradient_model(trace, analysis.templates, analysis.validation, gamma,
+                                                  coupled=True).lola)
         seconds["validation_tensors"] = time.perf_counter() - start
     methods, ladder, replay_seconds = fit_replay_methods(trace, analysis, divergence, model.lola, settings, seed,
                                                          recovery, monte_carlo, validation)
