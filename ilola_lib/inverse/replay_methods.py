@@ -57,10 +57,12 @@ def learners_coupled(trace: NeuralTrace) -> bool:
     return float(trace.metadata["config"].get("lola_eta", 0.0)) > 0.0
 
 
-def fit_at(model, divergence, fit_pairs, omega: np.ndarray, iterations: int) -> PolicyFit:
-    """``model``'s nuisance (step scales) fitted on the fit pairs at fixed ``ω`` ``[N, q]``."""
-    return fit_nuisance(model.subset(fit_pairs), divergence.subset(fit_pairs), omega, np.zeros(model.nuisance_dim),
-                        max_iterations=iterations)
+def fit_at(model, divergence, fit_pairs, omega: np.ndarray, iterations: int,
+           start: np.ndarray | None = None) -> PolicyFit:
+    """``model``'s nuisance (step scales, and η if coupled) fitted on the fit pairs at fixed ``ω`` ``[N, q]``,
+    started at ``start`` (zeros if not given)."""
+    start = np.zeros(model.nuisance_dim) if start is None else start
+    return fit_nuisance(model.subset(fit_pairs), divergence.subset(fit_pairs), omega, start, max_iterations=iterations)
 
 
 class HeldOutScorer:
@@ -232,9 +234,9 @@ def _stage_b(replay, theta, lola, linearisation, omega_a, divergence, pairs, fit
         named = {"stage_a": stage_a_point, **{f"stage_b_round_{r + 1}": p for r, p in enumerate(points[key])}}
         candidates, validation_kls = {}, {}
         for name, point in named.items():
-            fitted = fits[key] if point is linearisations[key] else fit_nuisance(
-                _linear_model(theta, point, lola, coupled, pairs).subset(fit), divergence.subset(fit), point.omega,
-                starts[key], max_iterations=iterations)
+            fitted = fits[key] if point is linearisations[key] else fit_at(
+                _linear_model(theta, point, lola, coupled, pairs), divergence, fit, point.omega, iterations,
+                starts[key])
             on_validation = _linear_model(validation.theta, point, validation.lola, coupled, validation.pairs)
             candidates[name], validation_kls[name] = fitted, held_out_kl(on_validation, validation.divergence, fitted)
         chosen = select_on_validation(validation_kls)
@@ -254,8 +256,7 @@ def _coupled_replay_baselines(score, replayed, theta, lola, divergence, pairs, f
         point = exact_point(replayed, index, omega)
         model = _linear_model(theta, point, lola, True, pairs)
         start = np.append(np.zeros(theta.shape[1]), np.log(_comparable_eta(point, lola, pairs, fit)))
-        return score(key, model, [fit_nuisance(model.subset(fit), divergence.subset(fit), omega, start,
-                                               max_iterations=iterations)])
+        return score(key, model, [fit_at(model, divergence, fit, omega, iterations, start)])
 
     # One draw at a time: each coupled model holds its own preconditioned copy of T.
     draws_scored = [scored("kl_rand", first + 1 + r, w) for r, w in enumerate(draws)]
