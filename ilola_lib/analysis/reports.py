@@ -249,6 +249,51 @@ def cosine_table(inverse_metrics: list[dict]) -> str:
         for index, metrics in enumerate(inverse_metrics)))
 
 
+def stage_b_selections(inverse_metrics: list[dict]) -> dict[str, dict[str, int]]:
+    """Method → how many seeds chose each candidate of Stage B's selection on validation pairs
+    (``stage_b_selection``; candidates ``stage_a``, ``stage_b_round_1``, …, every one listed, in order); empty
+    when no seed selected."""
+    counts: dict[str, dict[str, int]] = {}
+    for metrics in inverse_metrics:
+        for name in _ordered(metrics["methods"]):
+            selection = metrics["methods"][name].get("stage_b_selection")
+            if selection is not None:
+                method = counts.setdefault(name, dict.fromkeys(selection["validation_kl"], 0))
+                method[selection["selected"]] += 1
+    return counts
+
+
+def stage_b_selection_sentence(selections: dict[str, dict[str, int]]) -> str:
+    """Markdown: what Stage B's selection on validation pairs kept (``selections`` from
+    :func:`stage_b_selections`), e.g. "`ilola` kept `stage_a` in 3 of 5 seeds and `stage_b_round_1` in 2"."""
+    if not selections:
+        return "Stage B ran without a selection on validation pairs"
+    clauses = []
+    for method, counts in selections.items():
+        kept = [f"`{candidate}` in {count}" for candidate, count in counts.items() if count]
+        clauses.append(f"`{method}` kept {' and '.join(kept)} of {sum(counts.values())} seeds")
+    return "; ".join(clauses)
+
+
+def stage_b_selection_table(inverse_metrics: list[dict]) -> str:
+    """Markdown: per seed and selecting method, the validation KL of each candidate, the chosen one in bold."""
+    rows, candidates = [], []
+    for metrics in inverse_metrics:
+        for name in _ordered(metrics["methods"]):
+            selection = metrics["methods"][name].get("stage_b_selection")
+            if selection is None:
+                continue
+            kls = selection["validation_kl"]
+            candidates = candidates or list(kls)
+            assert list(kls) == candidates, f"seed {metrics['seed']} `{name}`: candidates {list(kls)} ≠ {candidates}"
+            rows.append([str(metrics["seed"]), f"`{name}`", *(
+                f"**{kls[c]:.5f}**" if c == selection["selected"] else f"{kls[c]:.5f}" for c in candidates),
+                         selection["selected"]])
+    if not rows:
+        return stage_b_selection_sentence({}) + "."
+    return markdown_rows(("seed", "method", *(f"KL on validation, `{c}`" for c in candidates), "kept"), rows)
+
+
 def methods_table(metrics: dict, columns: tuple[str, ...] = ("kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine")) -> str:
     """Markdown: held-out KLs and cosines (or other ``columns``) of each method of one seed."""
     return markdown_rows(("method", *columns), ([f"`{name}`", *(f"{m[c]:.4g}" for c in columns)]

@@ -1,5 +1,6 @@
 """The tables the notebooks used to build inline, now library functions reading the targets file."""
 
+from ilola_lib.analysis import reports
 from ilola_lib.analysis.targets import load_targets
 from ilola_lib.tasks.t1 import experiment as t1
 from ilola_lib.tasks.t2 import learn as t2_learn
@@ -54,3 +55,25 @@ def test_quoted_means_reads_the_summary_and_names_what_is_missing():
     assert quoted_means(summary, {"t_cos": ("methods", "ilola", "cosine")}) == {"t_cos": 0.9}
     with pytest.raises(KeyError, match="t_eta: the summary has no mean at methods/ilola/eta"):
         quoted_means(summary, {"t_eta": ("methods", "ilola", "eta")})
+
+
+def _selection(seed: int, kept: dict[str, str]) -> dict:
+    kls = {"stage_a": 0.010, "stage_b_round_1": 0.012}
+    return {"seed": seed, "methods": {"ilogel": {}, **{
+        method: {"stage_b_selection": {"validation_kl": kls, "selected": choice}} for method, choice in kept.items()}}}
+
+
+def test_stage_b_selection_counts_table_and_sentence():
+    metrics = [_selection(0, {"ilola": "stage_a", "ilola_eta0": "stage_a"}),
+               _selection(1, {"ilola": "stage_b_round_1", "ilola_eta0": "stage_a"})]
+    counts = reports.stage_b_selections(metrics)
+    assert counts == {"ilola": {"stage_a": 1, "stage_b_round_1": 1}, "ilola_eta0": {"stage_a": 2, "stage_b_round_1": 0}}
+    assert reports.stage_b_selection_sentence(counts) == ("`ilola` kept `stage_a` in 1 and `stage_b_round_1` in 1 of 2 "
+                                                           "seeds; `ilola_eta0` kept `stage_a` in 2 of 2 seeds")
+    lines = reports.stage_b_selection_table(metrics).splitlines()
+    assert len(lines) == 2 + 4 and lines[0].count("KL on validation") == 2
+    assert lines[2] == "| 0 | `ilola` | **0.01000** | 0.01200 | stage_a |"
+    assert lines[4] == "| 1 | `ilola` | 0.01000 | **0.01200** | stage_b_round_1 |"
+    without = [{"seed": 0, "methods": {"ilola": {}, "ilogel": {}}}]
+    assert reports.stage_b_selections(without) == {}
+    assert reports.stage_b_selection_table(without) == reports.stage_b_selection_sentence({}) + "."

@@ -41,7 +41,8 @@ def summarize(learner_metrics: list[dict], inverse_metrics: list[dict], induced_
             "methods": aggregate_methods(per_seed),
             "paired_induced": paired_method_differences(per_seed, "induced_normalized"),
             "paired_kl_1b": paired_method_differences(inverse_metrics),
-            "learner_models": aggregate_learner_models(inverse_metrics)}
+            "learner_models": aggregate_learner_models(inverse_metrics),
+            "stage_b_selection": reports.stage_b_selections(inverse_metrics)}
 
 
 def _bound(summary: dict, side: int) -> float | None:
