@@ -191,7 +191,8 @@ def _stage_b(replay, theta, lola, linearisation, omega_a, divergence, pairs, fit
 
     With a ``validation`` set (early stopping, the Stage A fallback), Stage A's ``ω`` is replayed exactly beside
     the first re-linearisation; every exact point — Stage A's and each round's linearisation point — gets its
-    nuisance fitted on the fit pairs, and each key keeps the one with the lowest KL on the validation pairs."""
+    nuisance fitted on the fit pairs (from neutral step scales; ``ilola`` from the ``η = 0`` fit at that point
+    with Stage B's ``η``), and each key keeps the one with the lowest KL on the validation pairs."""
     iterations, num_agents = settings["lbfgs_iterations"], theta.shape[1]
     log_eta = float(np.log(_comparable_eta(linearisation, lola, pairs, fit)))
     linearisations = dict.fromkeys(STAGE_B_KEYS, linearisation)
@@ -228,22 +229,38 @@ def _stage_b(replay, theta, lola, linearisation, omega_a, divergence, pairs, fit
     if validation is None:
         return fits, models, {}
     assert stage_a_point is not None, "the validation selection needs replay_linearisations ≥ 1"
+    uncoupled_fits = {}
+
+    def fit_at_point(point, coupled: bool) -> PolicyFit:
+        # Stage B's own nuisance is no start at another ω (a step scale it drove to ~0 stays there), so each point
+        # is fitted from neutral step scales, and I-LOLA from the η = 0 fit there (nested, as in Stage B).
+        if id(point) not in uncoupled_fits:
+            uncoupled_fits[id(point)] = fit_at(_linear_model(theta, point, lola, False, pairs), divergence, fit,
+                                               point.omega, iterations)
+        uncoupled = uncoupled_fits[id(point)]
+        if not coupled:
+            return uncoupled
+        nested = fit_at(_linear_model(theta, point, lola, True, pairs), divergence, fit, point.omega, iterations,
+                        np.append(uncoupled.nuisance, starts["ilola"][-1]))
+        assert nested.loss <= uncoupled.loss * (1 + 1e-6) + 1e-12, (
+            f"I-LOLA's fit ({nested.loss}) must not be worse than its η = 0 start ({uncoupled.loss})")
+        return nested
+
     selections = {}
     for key in STAGE_B_KEYS:
         coupled = key == "ilola"
         named = {"stage_a": stage_a_point, **{f"stage_b_round_{r + 1}": p for r, p in enumerate(points[key])}}
         candidates, validation_kls = {}, {}
         for name, point in named.items():
-            fitted = fits[key] if point is linearisations[key] else fit_at(
-                _linear_model(theta, point, lola, coupled, pairs), divergence, fit, point.omega, iterations,
-                starts[key])
+            fitted = fits[key] if point is linearisations[key] else fit_at_point(point, coupled)
             on_validation = _linear_model(validation.theta, point, validation.lola, coupled, validation.pairs)
             candidates[name], validation_kls[name] = fitted, held_out_kl(on_validation, validation.divergence, fitted)
         chosen = select_on_validation(validation_kls)
         fits[key] = candidates[chosen]
         if named[chosen] is not linearisations[key]:
             models[key] = _linear_model(theta, named[chosen], lola, coupled, pairs)
-        selections[key] = {"validation_kl": validation_kls, "selected": chosen}
+        selections[key] = {"validation_kl": validation_kls, "fit_loss": {n: c.loss for n, c in candidates.items()},
+                           "selected": chosen}
     return fits, models, selections
 
 
