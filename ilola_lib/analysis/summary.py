@@ -111,10 +111,10 @@ def markdown_table(methods: dict, columns: tuple[str, ...]) -> str:
 
 # The learner models of the ladder, from the poster's gradient step to the PPO replay, each with the method whose
 # recovered weights it carries (the cosine of the ladder).
-LEARNER_MODELS = {"gpomdp": ("GPOMDP gradient step (the poster's model)", "ilola_eta0_gpomdp"),
+LEARNER_MODELS = {"gpomdp": ("GPOMDP gradient step (the poster's model)", "ilola_gpomdp"),
                   "surrogate": ("first-step PPO surrogate on shadow-critic advantages", None),
                   "surrogate_adam": ("the same, Adam-preconditioned (Stage A)", "ilogel"),
-                  "replay": ("PPO update replay (Stage B)", "ilola_eta0"),
+                  "replay": ("PPO update replay (Stage B)", "ilola"),
                   "replay_coupled": ("the same plus the LOLA coupling, η fitted at ω* (coupled learners)", "ilola")}
 
 
