@@ -263,18 +263,6 @@ def stage_b_selections(inverse_metrics: list[dict]) -> dict[str, dict[str, int]]
     return counts
 
 
-def stage_b_selection_sentence(selections: dict[str, dict[str, int]]) -> str:
-    """Markdown: what Stage B's selection on validation pairs kept (``selections`` from
-    :func:`stage_b_selections`), e.g. "`ilola` kept `stage_a` in 3 of 5 seeds and `stage_b_round_1` in 2"."""
-    if not selections:
-        return "Stage B ran without a selection on validation pairs"
-    clauses = []
-    for method, counts in selections.items():
-        kept = [f"`{candidate}` in {count}" for candidate, count in counts.items() if count]
-        clauses.append(f"`{method}` kept {' and '.join(kept)} of {sum(counts.values())} seeds")
-    return "; ".join(clauses)
-
-
 def stage_b_selection_table(inverse_metrics: list[dict]) -> str:
     """Markdown: per seed and selecting method, the validation KL of each candidate, the chosen one in bold."""
     rows, candidates = [], []
@@ -290,7 +278,7 @@ def stage_b_selection_table(inverse_metrics: list[dict]) -> str:
                 f"**{kls[c]:.5f}**" if c == selection["selected"] else f"{kls[c]:.5f}" for c in candidates),
                          selection["selected"]])
     if not rows:
-        return stage_b_selection_sentence({}) + "."
+        return "Stage B ran without a selection on validation pairs."
     return markdown_rows(("seed", "method", *(f"KL on validation, `{c}`" for c in candidates), "kept"), rows)
 
 

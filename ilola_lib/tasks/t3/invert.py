@@ -25,8 +25,9 @@ def invert_seed(config: dict, seed: int, trace: NeuralTrace) -> tuple[dict, dict
     with single_threaded_torch():
         analysis = TraceAnalysis.of(trace, settings, stream_rng(seed, "t3_trace_analysis"))
         methods, ladder, seconds = gradient_methods_on_trace(trace, analysis, settings, seed, settings["mc_samples"])
-    pairs = {"fit": analysis.pairs[analysis.fit].tolist(), "held_out": analysis.pairs[analysis.held].tolist(),
-             "validation": analysis.validation.tolist()}
+    pairs = {"fit": analysis.pairs[analysis.fit].tolist(), "held_out": analysis.pairs[analysis.held].tolist()}
+    if len(analysis.validation):
+        pairs["validation"] = analysis.validation.tolist()
     metrics = inverse_metrics("t3", seed, trace, methods, pairs=pairs, learner_models=ladder)
     return metrics, seconds
 
