@@ -124,7 +124,8 @@ def test_validation_selection_changes_nothing_but_the_choice():
     assert selected["ilogel"] == without["ilogel"], "validation pairs must not perturb the analysed pairs' draws"
     selections = {key: selected[key].pop("stage_b_selection") for key in ("ilola_eta0", "ilola")}
     # at Stage A's ω, I-LOLA's nuisance fit starts from the η = 0 fit there, so it fits the fit pairs at least as well
-    assert selections["ilola"]["fit_loss"]["stage_a"] <= selections["ilola_eta0"]["fit_loss"]["stage_a"] + 1e-12
+    # (up to the optimiser's tolerance, as the selection asserts)
+    assert selections["ilola"]["fit_loss"]["stage_a"] <= selections["ilola_eta0"]["fit_loss"]["stage_a"] * (1 + 1e-4)
     for key, selection in selections.items():
         assert set(selection["validation_kl"]) == set(selection["fit_loss"]) == {"stage_a", "stage_b_round_1"}
         if selection["selected"] == "stage_b_round_1":
