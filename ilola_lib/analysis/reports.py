@@ -249,34 +249,33 @@ def cosine_table(inverse_metrics: list[dict]) -> str:
         for index, metrics in enumerate(inverse_metrics)))
 
 
+def _selections(inverse_metrics: list[dict]):
+    """``(seed, method, stage_b_selection)`` of every method that selected on validation pairs, in report order."""
+    for metrics in inverse_metrics:
+        for name in _ordered(metrics["methods"]):
+            if "stage_b_selection" in metrics["methods"][name]:
+                yield metrics["seed"], name, metrics["methods"][name]["stage_b_selection"]
+
+
 def stage_b_selections(inverse_metrics: list[dict]) -> dict[str, dict[str, int]]:
     """Method → how many seeds chose each candidate of Stage B's selection on validation pairs
     (``stage_b_selection``; candidates ``stage_a``, ``stage_b_round_1``, …, every one listed, in order); empty
     when no seed selected."""
     counts: dict[str, dict[str, int]] = {}
-    for metrics in inverse_metrics:
-        for name in _ordered(metrics["methods"]):
-            selection = metrics["methods"][name].get("stage_b_selection")
-            if selection is not None:
-                method = counts.setdefault(name, dict.fromkeys(selection["validation_kl"], 0))
-                method[selection["selected"]] += 1
+    for _, name, selection in _selections(inverse_metrics):
+        counts.setdefault(name, dict.fromkeys(selection["validation_kl"], 0))[selection["selected"]] += 1
     return counts
 
 
 def stage_b_selection_table(inverse_metrics: list[dict]) -> str:
     """Markdown: per seed and selecting method, the validation KL of each candidate, the chosen one in bold."""
     rows, candidates = [], []
-    for metrics in inverse_metrics:
-        for name in _ordered(metrics["methods"]):
-            selection = metrics["methods"][name].get("stage_b_selection")
-            if selection is None:
-                continue
-            kls = selection["validation_kl"]
-            candidates = candidates or list(kls)
-            assert list(kls) == candidates, f"seed {metrics['seed']} `{name}`: candidates {list(kls)} ≠ {candidates}"
-            rows.append([str(metrics["seed"]), f"`{name}`", *(
-                f"**{kls[c]:.5f}**" if c == selection["selected"] else f"{kls[c]:.5f}" for c in candidates),
-                         selection["selected"]])
+    for seed, name, selection in _selections(inverse_metrics):
+        kls = selection["validation_kl"]
+        candidates = candidates or list(kls)
+        assert list(kls) == candidates, f"seed {seed} `{name}`: candidates {list(kls)} ≠ {candidates}"
+        rows.append([str(seed), f"`{name}`", *(f"**{kls[c]:.5f}**" if c == selection["selected"] else f"{kls[c]:.5f}"
+                                               for c in candidates), selection["selected"]])
     if not rows:
         return "Stage B ran without a selection on validation pairs."
     return markdown_rows(("seed", "method", *(f"KL on validation, `{c}`" for c in candidates), "kept"), rows)
