@@ -267,6 +267,15 @@ def stage_b_selections(inverse_metrics: list[dict]) -> dict[str, dict[str, int]]
     return counts
 
 
+def stage_b_selection_sentence(selections: dict[str, dict[str, int]]) -> str:
+    """Markdown: what Stage B's selection on validation pairs kept (``selections`` from
+    :func:`stage_b_selections`), e.g. "`ilola` kept `stage_a` in 3 and `stage_b_round_1` in 2 of 5 seeds"."""
+    if not selections:
+        return "Stage B ran without a selection on validation pairs"
+    return "; ".join(f"`{method}` kept {' and '.join(f'`{c}` in {n}' for c, n in counts.items() if n)} of "
+                     f"{sum(counts.values())} seeds" for method, counts in selections.items())
+
+
 def stage_b_selection_table(inverse_metrics: list[dict]) -> str:
     """Markdown: per seed and selecting method, the validation KL of each candidate, the chosen one in bold."""
     rows, candidates = [], []
@@ -277,7 +286,7 @@ def stage_b_selection_table(inverse_metrics: list[dict]) -> str:
         rows.append([str(seed), f"`{name}`", *(f"**{kls[c]:.5f}**" if c == selection["selected"] else f"{kls[c]:.5f}"
                                                for c in candidates), selection["selected"]])
     if not rows:
-        return "Stage B ran without a selection on validation pairs."
+        return stage_b_selection_sentence({}) + "."
     return markdown_rows(("seed", "method", *(f"KL on validation, `{c}`" for c in candidates), "kept"), rows)
 
 

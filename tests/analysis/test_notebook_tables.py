@@ -63,15 +63,17 @@ def _selection(seed: int, kept: dict[str, str]) -> dict:
         method: {"stage_b_selection": {"validation_kl": kls, "selected": choice}} for method, choice in kept.items()}}}
 
 
-def test_stage_b_selection_counts_and_table():
+def test_stage_b_selection_counts_table_and_sentence():
     metrics = [_selection(0, {"ilola": "stage_a", "ilola_eta0": "stage_a"}),
                _selection(1, {"ilola": "stage_b_round_1", "ilola_eta0": "stage_a"})]
     counts = reports.stage_b_selections(metrics)
     assert counts == {"ilola": {"stage_a": 1, "stage_b_round_1": 1}, "ilola_eta0": {"stage_a": 2, "stage_b_round_1": 0}}
+    assert reports.stage_b_selection_sentence(counts) == ("`ilola` kept `stage_a` in 1 and `stage_b_round_1` in 1 of 2 "
+                                                           "seeds; `ilola_eta0` kept `stage_a` in 2 of 2 seeds")
     lines = reports.stage_b_selection_table(metrics).splitlines()
     assert len(lines) == 2 + 4 and lines[0].count("KL on validation") == 2
     assert lines[2] == "| 0 | `ilola` | **0.01000** | 0.01200 | stage_a |"
     assert lines[4] == "| 1 | `ilola` | 0.01000 | **0.01200** | stage_b_round_1 |"
     without = [{"seed": 0, "methods": {"ilola": {}, "ilogel": {}}}]
     assert reports.stage_b_selections(without) == {}
-    assert reports.stage_b_selection_table(without) == "Stage B ran without a selection on validation pairs."
+    assert reports.stage_b_selection_table(without) == reports.stage_b_selection_sentence({}) + "."
