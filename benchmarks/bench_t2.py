@@ -27,7 +27,7 @@ from ilola_lib.analysis.targets import load_targets
 from ilola_lib.core.neural_trace import load_neural_trace
 from ilola_lib.core.parallel import single_threaded_torch
 from ilola_lib.inverse.policy_fit import stage_b_objective
-from ilola_lib.inverse.protocol import analysed_pairs
+from ilola_lib.core.protocol import analysed_pairs
 from ilola_lib.inverse.trace_inversion import gradient_model, network_divergence, sample_states, templates_of
 from ilola_lib.pipeline.config import load_params
 

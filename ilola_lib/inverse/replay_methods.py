@@ -169,7 +169,7 @@ STAGE_B_KEYS = ("ilola_eta0", "ilola")
 
 @dataclass
 class ValidationSet:
-    """Stage B's validation pairs (update indices ``[V]``, see :func:`ilola_lib.inverse.protocol.validation_pairs`):
+    """Stage B's validation pairs (update indices ``[V]``, see :func:`ilola_lib.core.protocol.validation_pairs`):
     ``θ^k`` on them ``[V, N, d]``, the divergence on their sampled states and the LOLA ``T`` ``[V, N, N, d, q, q]``."""
 
     pairs: np.ndarray

@@ -27,7 +27,7 @@ from ilola_lib.inverse.network_policy_space import (
     GaussianNetworkDivergence,
     MonteCarloGaussianDivergence,
 )
-from ilola_lib.inverse.protocol import analysed_pairs, validation_pairs
+from ilola_lib.core.protocol import analysed_pairs, validation_pairs
 from ilola_lib.inverse.replay_methods import ValidationSet, fit_replay_methods
 
 LOG_PROBS = {"categorical": actor_log_probs, "gaussian": gaussian_log_probs}

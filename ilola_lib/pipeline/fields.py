@@ -3,13 +3,13 @@ with their ranges and descriptions, seeds, and the cross-field checks the sectio
 
 from __future__ import annotations
 
-import math
-
 import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
+
+from ilola_lib.core.protocol import analysed_pairs, validation_pairs
 
 SEED_LIMIT = 2**32  # numpy's SeedSequence words and the derived torch seeds are 32-bit unsigned
 MAX_SEEDS = 100
@@ -110,18 +110,12 @@ def check_held_out(task: str, num_updates: int, every: int) -> None:
                            f"({every}) so that pairs are both fitted and held out")
 
 
-def _pairs_after_warm_up(num_updates: int, every: int, fraction: float) -> tuple[list[int], list[int]]:
-    """The fit and held-out pairs ``k ≥ ceil(fraction · K)`` (pair ``k`` is held out when ``k % every == every − 1``),
-    as :func:`ilola_lib.inverse.protocol.analysed_pairs` splits them."""
-    kept = range(math.ceil(fraction * num_updates), num_updates)
-    return [k for k in kept if k % every != every - 1], [k for k in kept if k % every == every - 1]
-
-
 def check_warm_up(task: str, num_updates: int, every: int, fraction: float) -> None:
-    fit, held = _pairs_after_warm_up(num_updates, every, fraction)
-    if not fit or not held:
+    try:
+        analysed_pairs(num_updates, every, 1, fraction)
+    except ValueError:
         raise cross_field_error(f"{task}.inverse.warm_up_fraction ({fraction}) leaves no fit or no held-out pair "
-                                f"of {num_updates} updates")
+                                f"of {num_updates} updates") from None
 
 
 def check_validation(task: str, num_updates: int, inverse) -> None:
@@ -133,11 +127,12 @@ def check_validation(task: str, num_updates: int, inverse) -> None:
     if inverse.replay_linearisations < 1:
         raise cross_field_error(f"{task}.inverse.validation_stride needs {task}.inverse.replay_linearisations ≥ 1 "
                                 f"(got {inverse.replay_linearisations})")
-    fit, _ = _pairs_after_warm_up(num_updates, inverse.held_out_every, inverse.warm_up_fraction)
-    if len(fit[::inverse.fit_pair_stride]) == len(fit):
-        raise cross_field_error(f"{task}.inverse.validation_stride ({inverse.validation_stride}) needs fit pairs that "
-                                f"{task}.inverse.fit_pair_stride ({inverse.fit_pair_stride}) leaves unfitted; it "
-                                f"fits all {len(fit)}")
+    try:
+        validation_pairs(num_updates, inverse.held_out_every, inverse.fit_pair_stride, inverse.warm_up_fraction,
+                         inverse.validation_stride)
+    except ValueError as error:
+        raise cross_field_error(f"{task}.inverse.validation_stride ({inverse.validation_stride}): "
+                                f"{task}.inverse.{error}") from None
 
 
 def check_samples(key: str, samples: int) -> None:

@@ -7,7 +7,7 @@ from ilola_lib.analysis.statistics import bootstrap_ci
 from ilola_lib.core.io import load_arrays, save_arrays, write_json
 from ilola_lib.core.metrics import categorical_kl, kl_diagonal_gaussian
 from ilola_lib.core.tabular_trace import TabularTrace
-from ilola_lib.inverse.protocol import split_pairs
+from ilola_lib.core.protocol import split_pairs
 
 
 def test_split_pairs_holds_out_every_fourth():

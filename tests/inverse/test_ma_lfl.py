@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from ilola_lib.inverse.ma_lfl import fit_ma_lfl, lfl_targets, marginal_features, shaping_matrix
-from ilola_lib.inverse.protocol import split_pairs
+from ilola_lib.core.protocol import split_pairs
 from ilola_lib.tasks.t1.tabular import DTYPE, policies_from_logits, run_ma_spi, soft_q_parts, state_distribution
 
 

@@ -99,7 +99,7 @@ def test_explained_fraction():
 
 
 def test_validation_pairs_are_fit_pairs_never_fitted_nor_held_out():
-    from ilola_lib.inverse.protocol import analysed_pairs, validation_pairs
+    from ilola_lib.core.protocol import analysed_pairs, validation_pairs
 
     pairs, fit, held = analysed_pairs(40, 4, 3, warm_up_fraction=0.25)
     validation = validation_pairs(40, 4, 3, 0.25, 2)
@@ -143,7 +143,7 @@ def test_selection_keeps_the_lowest_validation_kl_and_the_first_on_a_tie():
 
 
 def test_warm_up_rule_leaves_early_pairs_out_of_fit_and_score():
-    from ilola_lib.inverse.protocol import analysed_pairs
+    from ilola_lib.core.protocol import analysed_pairs
 
     pairs, fit, held = analysed_pairs(20, 4, 1, warm_up_fraction=0.3)
     assert pairs.min() == 6 and set(pairs[held]) == {7, 11, 15, 19} and 6 in pairs[fit]

@@ -227,8 +227,8 @@ def test_a_seed_of_two_to_the_64_in_yaml_is_refused(tmp_path):
     ({"t3.inverse.warm_up_fraction": 0.89, "t3.ppo.num_updates": 10},
      "t3.inverse.warm_up_fraction (0.89) leaves no fit or no held-out pair of 10 updates"),
     ({"t3.inverse.validation_stride": 1, "t3.inverse.fit_pair_stride": 1},
-     "t3.inverse.validation_stride (1) needs fit pairs that t3.inverse.fit_pair_stride (1) leaves unfitted; it fits "
-     "all 52"),
+     "t3.inverse.validation_stride (1): t3.inverse.fit_pair_stride 1 leaves none of the 52 fit pairs unfitted for "
+     "validation"),
     ({"t2.inverse.validation_stride": 2, "t2.inverse.replay_linearisations": 0},
      "t2.inverse.validation_stride needs t2.inverse.replay_linearisations ≥ 1 (got 0)"),
     ({"t2.ppo.num_steps": 30}, "t2.ppo.num_steps (30) must be a multiple of t2.ppo.max_cycles (25)"),

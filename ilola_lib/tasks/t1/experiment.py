@@ -31,7 +31,7 @@ from ilola_lib.inverse.gradient_methods import fit_gradient_methods
 from ilola_lib.inverse.learner_models import SoftPolicyIterationModel
 from ilola_lib.inverse.ma_lfl import fit_ma_lfl
 from ilola_lib.inverse.policy_fit import TabularDivergence, fit_nuisance
-from ilola_lib.inverse.protocol import split_pairs
+from ilola_lib.core.protocol import split_pairs
 from ilola_lib.tasks.t1.gradient import feature_jacobians, lola_tensors, run_gradient_learners
 from ilola_lib.tasks.t1.gridworld import GridWorldGame, make_gridworld
 from ilola_lib.tasks.t1.reward_distance import epic_distance
