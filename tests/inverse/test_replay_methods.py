@@ -98,18 +98,6 @@ def test_explained_fraction():
     assert explained_fraction(2.0, 1.0) == -1.0
 
 
-def test_validation_pairs_are_fit_pairs_never_fitted_nor_held_out():
-    from ilola_lib.core.protocol import analysed_pairs, validation_pairs
-
-    pairs, fit, held = analysed_pairs(40, 4, 3, warm_up_fraction=0.25)
-    validation = validation_pairs(40, 4, 3, 0.25, 2)
-    unfitted = [k for k in range(10, 40) if k % 4 != 3 and k not in pairs[fit]]
-    assert list(validation) == unfitted[::2] and not set(validation) & set(pairs)
-    assert len(validation_pairs(40, 4, 3, 0.25, None)) == 0
-    with pytest.raises(ValueError, match="leaves none of the 30 fit pairs unfitted"):
-        validation_pairs(40, 4, 1, 0.0, 1)
-
-
 def invert_synthetic(**settings):
     trace = synthetic_ppo_run(num_updates=8, num_envs=64)[0]
     settings = {**SETTINGS, **settings}
@@ -140,14 +128,3 @@ def test_selection_keeps_the_lowest_validation_kl_and_the_first_on_a_tie():
 
     assert select_on_validation({"stage_a": 0.2, "stage_b_round_1": 0.1}) == "stage_b_round_1"
     assert select_on_validation({"stage_a": 0.1, "stage_b_round_1": 0.1}) == "stage_a"
-
-
-def test_warm_up_rule_leaves_early_pairs_out_of_fit_and_score():
-    from ilola_lib.core.protocol import analysed_pairs
-
-    pairs, fit, held = analysed_pairs(20, 4, 1, warm_up_fraction=0.3)
-    assert pairs.min() == 6 and set(pairs[held]) == {7, 11, 15, 19} and 6 in pairs[fit]
-    everything, _, _ = analysed_pairs(20, 4, 1)
-    assert everything.min() == 0
-    with pytest.raises(ValueError, match="warm-up"):
-        analysed_pairs(8, 4, 1, warm_up_fraction=0.9)
