@@ -45,6 +45,11 @@ def pearson_distance(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float
 
 
 
+FIT_RELATIVE_TOLERANCE = 1e-4
+"""Relative tolerance to which two L-BFGS fits of the same policy-space loss agree: a KL difference smaller than
+this fraction of KL(0) is below the fits' resolution."""
+
+
 def explained_fraction(kl: float, kl_0: float) -> float:
     """EF = 1 − KL/KL(0): the part of the observed held-out policy change a prediction explains (1: all of it,
     0: no better than predicting no update, negative: worse)."""

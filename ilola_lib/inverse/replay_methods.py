@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ilola_lib.core.metrics import explained_fraction
+from ilola_lib.core.metrics import FIT_RELATIVE_TOLERANCE, explained_fraction
 from ilola_lib.core.neural_trace import NeuralTrace
 from ilola_lib.core.seeds import stream_torch_generator
 from ilola_lib.inverse.evaluation import held_out_kls, random_unit_weights
@@ -242,7 +242,7 @@ def _stage_b(replay, theta, lola, linearisation, omega_a, divergence, pairs, fit
             return uncoupled
         nested = fit_at(_linear_model(theta, point, lola, True, pairs), divergence, fit, point.omega, iterations,
                         np.append(uncoupled.nuisance, starts["ilola"][-1]))
-        assert nested.loss <= uncoupled.loss * (1 + 1e-4) + 1e-12, (
+        assert nested.loss <= uncoupled.loss * (1 + FIT_RELATIVE_TOLERANCE) + 1e-12, (
             f"I-LOLA's fit ({nested.loss}) must not be worse than its η = 0 start ({uncoupled.loss})")
         return nested
 

@@ -77,3 +77,14 @@ def test_stage_b_selection_counts_table_and_sentence():
     without = [{"seed": 0, "methods": {"ilola": {}, "ilogel": {}}}]
     assert reports.stage_b_selections(without) == {}
     assert reports.stage_b_selection_table(without) == reports.stage_b_selection_sentence({}) + "."
+
+
+def test_stage_comparison_calls_a_difference_within_the_fits_resolution_indistinguishable():
+    kl = {"mean": 0.0096, "ci95": [0.009, 0.010]}
+    methods = {m: {"kl_1b": kl, "kl_0": {"mean": 0.0125, "ci95": [0.012, 0.013]}} for m in ("ilola", "ilola_eta0")}
+    tiny = {"mean": 1e-8, "ci95": [3e-9, 2e-8], "paired": True}  # excludes 0, yet ≪ 1e-4 × KL(0) = 1.25e-6
+    text = reports.stage_comparison({"methods": methods, "paired_kl_1b": {"ilola − ilola_eta0": tiny}})
+    assert "`ilola` and `ilola_eta0` are indistinguishable" in text and "within the fits' resolution" in text
+    real = {"mean": 2e-5, "ci95": [1e-5, 3e-5], "paired": True}
+    text = reports.stage_comparison({"methods": methods, "paired_kl_1b": {"ilola − ilola_eta0": real}})
+    assert "`ilola_eta0` (I-LOLA Stage B with η = 0) explains the held-out updates better than `ilola`" in text
