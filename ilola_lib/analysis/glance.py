@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ilola_lib.analysis.statistics import above_zero
+from ilola_lib.analysis.statistics import above_zero, fit_resolution, paired_kl_sign
 from ilola_lib.analysis.summary import format_interval, markdown_rows, read_summaries
 from ilola_lib.analysis.targets import load_targets
 from ilola_lib.core.io import write_text
@@ -114,7 +114,7 @@ def coupled_learners(summaries: dict[str, dict]) -> tuple[str, str, str]:
                     f"{eta0['ef_1a']['mean']:.2f}), EF(1b) "
                     f"{neural['explained_fraction']['mean']:.2f} (η = 0 fit: {eta0['explained_fraction']['mean']:.2f}), "
                     f"KL(1b) of I-LOLA − its η = 0 fit {format_interval(gain)} (paired)")
-    coupling_helps = gain["ci95"] is not None and gain["ci95"][1] < 0
+    coupling_helps = paired_kl_sign(gain, fit_resolution(neural["kl_0"]["mean"])) == -1
     direction = neural["cosine"]["mean"] >= cosine_min
     if coupling_helps and direction:
         return (measurement, "reproduced",

@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from ilola_lib.analysis.induced import noise_floor, resolved
-from ilola_lib.analysis.statistics import above_zero, bootstrap_ci, summarize_evaluations
+from ilola_lib.analysis.statistics import above_zero, bootstrap_ci, fit_resolution, paired_kl_sign, summarize_evaluations
 from ilola_lib.analysis.summary import LEARNER_MODELS, format_interval, format_number, format_threshold, markdown_rows
 from ilola_lib.analysis.targets import IlolaTargets
-from ilola_lib.core.metrics import FIT_RELATIVE_TOLERANCE
 
 # The central method first, then its ablation, Stage A, and the mismatch baseline.
 METHOD_ORDER = ("ilola", "ilola_eta0", "ilogel", "ilola_gpomdp", "ilola_eta0_gpomdp", "ilogel_gpomdp", "ma_lfl")
@@ -136,16 +135,16 @@ def _paired_comparison(differences: dict, first: str, second: str, resolution: f
     """One sentence: which of two methods has the lower KL(1b), judged on the paired per-seed difference — first
     against the fits' ``resolution`` (a mean difference within it: indistinguishable), then on its 95% CI."""
     difference = differences.get(f"{first} − {second}")
-    if difference is None or difference["ci95"] is None:
+    sign = None if difference is None else paired_kl_sign(difference, resolution)
+    if sign is None:
         return (f"`{first}` and `{second}` cannot be compared on the held-out updates: the paired difference of "
                 "KL(1b) has no 95% CI (fewer than 2 seeds).")
     if not resolved(difference["mean"], resolution):
         return (f"`{first}` and `{second}` are indistinguishable on the held-out updates: the mean per-seed "
                 f"difference of KL(1b), {format_number(difference['mean'])}, is within the fits' resolution "
                 f"({format_number(resolution)}).")
-    low, high = difference["ci95"]
-    if high < 0 or low > 0:
-        better, worse = (first, second) if high < 0 else (second, first)
+    if sign:
+        better, worse = (first, second) if sign < 0 else (second, first)
         return (f"`{better}` ({METHOD_LABELS.get(better, better)}) explains the held-out updates better than "
                 f"`{worse}`: the 95% CI of the per-seed difference of KL(1b) excludes 0.")
     return (f"`{first}` and `{second}` are indistinguishable on the held-out updates: the 95% CI of the "
@@ -157,15 +156,15 @@ def stage_comparison(summary: dict, central: str = CENTRAL_METHOD,
     """Markdown: KL(1b) with its 95% CI for ``central`` and ``others`` (those present), the paired per-seed
     differences ``KL(1b)_central − KL(1b)_other`` with their t-intervals, and per other method a sentence
     saying which explains held-out updates better — a mean difference within the fits' resolution
-    (``FIT_RELATIVE_TOLERANCE`` × ``central``'s mean KL(0)) is indistinguishable, otherwise the paired interval
-    decides by whether it excludes 0."""
+    (:func:`~ilola_lib.analysis.statistics.fit_resolution` of ``central``'s mean KL(0)) is indistinguishable,
+    otherwise the paired interval decides by whether it excludes 0."""
     methods, differences = summary["methods"], summary.get("paired_kl_1b", {})
     shown = [m for m in (central, *others) if m in methods]
     table = markdown_rows(("method", "KL(1b) [95% CI]", f"KL(1b) of `{central}` − this method, paired by seed [95% CI]"), (
         [f"`{m}` ({METHOD_LABELS.get(m, m)})", format_interval(methods[m]["kl_1b"]),
          format_interval(differences[f"{central} − {m}"]) if f"{central} − {m}" in differences else "—"]
         for m in shown))
-    resolution = FIT_RELATIVE_TOLERANCE * methods[central]["kl_0"]["mean"] if central in methods else 0.0
+    resolution = fit_resolution(methods[central]["kl_0"]["mean"]) if central in methods else 0.0
     sentences = [_paired_comparison(differences, central, other, resolution) for other in shown[1:]]
     return table + "\n" + "\n".join(f"- {s}" for s in sentences) + "\n"
 

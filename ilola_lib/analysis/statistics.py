@@ -26,6 +26,8 @@ from typing import Sequence
 import numpy as np
 import scipy.stats
 
+from ilola_lib.core.metrics import FIT_RELATIVE_TOLERANCE
+
 CONFIDENCE = 0.95
 # Two-sided 95% quantile of the standard normal distribution, 1.959963984540054.
 Z_95 = float(scipy.stats.norm.ppf(0.5 + CONFIDENCE / 2))
@@ -133,6 +135,23 @@ def above_zero(summary: dict) -> bool | None:
     if summary.get("ci95") is None:
         return None
     return bool(summary["ci95"][0] > 0)
+
+
+def fit_resolution(kl_0: float) -> float:
+    """The smallest KL(1b) difference two policy-space fits resolve: ``FIT_RELATIVE_TOLERANCE`` × KL(0)."""
+    return FIT_RELATIVE_TOLERANCE * kl_0
+
+
+def paired_kl_sign(difference: dict, resolution: float) -> int | None:
+    """The verdict on a paired KL difference ``{"mean", "ci95"}``: −1 (first lower) or +1 (first higher) when its
+    mean exceeds ``resolution`` and its 95% interval excludes 0, else 0 (indistinguishable); ``None`` without an
+    interval."""
+    if difference.get("ci95") is None:
+        return None
+    low, high = difference["ci95"]
+    if abs(difference["mean"]) <= resolution or low <= 0 <= high:
+        return 0
+    return -1 if high < 0 else 1
 
 
 def _same_in_every_seed(entries: Sequence[dict]) -> bool:

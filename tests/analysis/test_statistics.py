@@ -16,6 +16,7 @@ from ilola_lib.analysis.statistics import (
     mean,
     normal_ci,
     paired_difference,
+    paired_kl_sign,
     standard_error,
     standard_error_from_population_std,
     summarize_evaluations,
@@ -107,3 +108,11 @@ def test_paired_difference_uses_the_per_seed_differences():
     assert above_zero(paired_difference([1.0], [0.5])) is None
     with pytest.raises(ValueError, match="one value per seed"):
         paired_difference([1.0, 2.0], [1.0])
+
+
+def test_paired_kl_sign_needs_a_difference_beyond_the_resolution_and_an_interval_excluding_zero():
+    assert paired_kl_sign({"mean": -2e-3, "ci95": [-3e-3, -1e-3]}, 1e-6) == -1
+    assert paired_kl_sign({"mean": 2e-3, "ci95": [1e-3, 3e-3]}, 1e-6) == 1
+    assert paired_kl_sign({"mean": 1e-8, "ci95": [3e-9, 2e-8]}, 1e-6) == 0  # excludes 0, within the resolution
+    assert paired_kl_sign({"mean": -2e-3, "ci95": [-5e-3, 1e-3]}, 1e-6) == 0
+    assert paired_kl_sign({"mean": -2e-3, "ci95": None}, 1e-6) is None
