@@ -116,12 +116,16 @@ def train_ppo_learners(config: PPOHyperparameters, learners: list[AgentLearner],
                        collect: Callable[[int], tuple[Rollout, dict[str, float]]], num_updates: int,
                        description: str,
                        coupling: Callable[[list[AgentLearner], Rollout], torch.Tensor] | None = None,
+                       observe: Callable[[int, list[AgentLearner], Rollout], None] | None = None,
                        ) -> tuple[list[dict], dict[str, float], TraceRecorder]:
     """Phase ``k = 0..K``: ``collect(k)`` samples ``D_k`` with ``θ^k`` (returning the batch and its statistics),
     the recorder stores ``θ^k`` and ``D_k``, and for ``k < K`` every agent takes its PPO update on ``D_k``.
 
     ``coupling(learners, D_k) → [N, d]``: a direction added to every actor step of the update (LOLA-PPO learners,
     :mod:`ilola_lib.core.lola`); ``None`` trains independent PPO learners.
+
+    ``observe(k, learners, D_k)``: called before every update, for white-box diagnostics of the learners' state
+    (their critics' advantages, Adam moments); it must leave the learners unchanged.
 
     Returns the per-update history (see :class:`PPORun`), the statistics of ``D_K`` and the recorder.
     """
@@ -134,6 +138,8 @@ def train_ppo_learners(config: PPOHyperparameters, learners: list[AgentLearner],
         recorder.record(phase, learners, rollout)
         if phase == num_updates:
             return history, statistics, recorder
+        if observe is not None:
+            observe(phase, learners, rollout)
         ascent = None if coupling is None else coupling(learners, rollout)
         diagnostics = update_learners(learners, rollout, config, minibatch_generator, ascent)
         seconds = time.perf_counter() - phase_start

@@ -160,12 +160,13 @@ def measure_normalization(config: MultiWalkerPPOConfig) -> FrozenNormalization:
                                 config.gamma, dims=(0,))
 
 
-def train_multiwalker_ppo(config: MultiWalkerPPOConfig) -> PPORun:
+def train_multiwalker_ppo(config: MultiWalkerPPOConfig, observe=None) -> PPORun:
     """Train independent Gaussian PPO walkers and record the learning trace.
 
     Deterministic for a config (seeded resets and generators, single-threaded torch). Phase ``k``
     snapshots ``θ^k``, plays ``D_k`` with it and (for ``k < K``) updates every walker on ``D_k``. The run's
     ``history`` and ``final_statistics`` also hold ``episode_length`` and ``package_distance`` of each batch.
+    ``observe`` is :func:`~ilola_lib.core.ppo_training.train_ppo_learners`'s white-box hook.
     """
     start = time.perf_counter()
     seeds = learner_seeds(config.seed)
@@ -186,7 +187,7 @@ def train_multiwalker_ppo(config: MultiWalkerPPOConfig) -> PPORun:
                 return rollout, rollout_statistics(rollout, [env.package_x - env.package_start_x for env in envs])
 
             history, final, recorder = train_ppo_learners(config, learners, collect, config.num_updates,
-                                                          f"MultiWalker PPO seed {config.seed}")
+                                                          f"MultiWalker PPO seed {config.seed}", observe=observe)
     finally:
         for env in envs:
             env.close()

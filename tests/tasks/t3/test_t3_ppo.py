@@ -123,7 +123,15 @@ def test_agent_batches_drop_padding_and_bootstrap_zero_at_falls(episode_rollout)
 
 
 def test_training_is_deterministic_and_the_trace_round_trips(tmp_path):
-    first, second = train_multiwalker_ppo(tiny_config()), train_multiwalker_ppo(tiny_config())
+    observed = []
+
+    def observe(phase, learners, rollout):  # a white-box observer reading the learners' state before each update
+        observed.append(phase)
+        agent_batches(learners, rollout, tiny_config())
+        [learner.actor_optimizer.state_dict() for learner in learners]
+
+    first, second = train_multiwalker_ppo(tiny_config()), train_multiwalker_ppo(tiny_config(), observe=observe)
+    assert observed == [0, 1], "the observer sees every update k < K once, in order"
     for name, array in first.trace.arrays().items():
         np.testing.assert_array_equal(array, second.trace.arrays()[name], err_msg=name)
     assert first.trace.actor_params.shape[0] == 3 and not np.array_equal(*first.trace.actor_params[[0, 2]])

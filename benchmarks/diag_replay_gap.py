@@ -1,0 +1,190 @@
+"""Where does the PPO replay learner model lose the walkers' updates? A white-box decomposition on T3.
+
+The observer's replay differs from the learners' own update in three things it cannot see: the advantages
+(its shadow critic's ``ω*·A^φ`` instead of the learner critic's GAE), the minibatch order (its own generator)
+and the Adam moments (rebuilt by replaying every earlier update instead of the learner's). For one seed the
+walkers are retrained (same seed and machine as ``t3_learn``, so the same trace: checked against
+``data/t3/traces``) with a hook that records each learner's own advantages and actor Adam moments before
+every update; the learners' minibatch orders are regenerated from their seed. Each analysed update is then
+replayed with every combination below, at the true ``ω*``, and scored as EF(1a) is in the chapter (per-agent
+step scales fitted on the fit pairs, KL on the held-out pairs' sampled states, ``EF = 1 − KL/KL(0)``):
+
+    advantages        order      Adam moments
+    own               own        own          → reproduces Δθ (EF ≈ 1): the replay itself is exact
+    own               own        carried      → the optimiser state's share
+    own               observer   own          → the minibatch order's share
+    own               observer   carried      → both: the best any critic can do for this observer
+    shadow (ω*)       own        own          → the critic's share alone
+    shadow (ω*)       observer   carried      → the learner model of the chapter (its EF(1a))
+
+"carried": Adam moments rebuilt from zero at θ^0 by replaying every update with the same advantages and
+order, as the learner model does. Usage: ``python benchmarks/diag_replay_gap.py [seed ...]`` (default every T3
+seed; ≈ 8 min per seed on one core). Prints one row per seed; ``--json PATH`` also writes the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ilola_lib.core.io import read_json
+from ilola_lib.core.metrics import explained_fraction
+from ilola_lib.core.neural_trace import load_neural_trace
+from ilola_lib.core.parallel import single_threaded_torch
+from ilola_lib.core.policies import flatten_params
+from ilola_lib.core.ppo import agent_batches, minibatch_indices
+from ilola_lib.core.seeds import learner_seeds, stream_rng, stream_torch_generator
+from ilola_lib.inverse.learner_models import NoUpdateModel, ReplayStepModel
+from ilola_lib.inverse.policy_fit import PolicyFit
+from ilola_lib.inverse.ppo_replay import AdamMoments, replay_actor_update
+from ilola_lib.inverse.replay_methods import HeldOutScorer, fit_at
+from ilola_lib.inverse.replay_model import ReplayTrace, replay_along_trace
+from ilola_lib.inverse.shadow_critic import CriticSettings, shadow_feature_advantages
+from ilola_lib.inverse.trace_inversion import TraceAnalysis, network_divergence
+from ilola_lib.pipeline.config import load_params
+from ilola_lib.tasks.t3.learn import ppo_config
+from ilola_lib.tasks.t3.ppo import train_multiwalker_ppo
+
+VARIANTS = {  # name: (advantages, order, moments)
+    "own / own / own": ("own", "own", "own"),
+    "own / own / carried": ("own", "own", "carried"),
+    "own / observer / own": ("own", "observer", "own"),
+    "own / observer / carried": ("own", "observer", "carried"),
+    "shadow / own / own": ("shadow", "own", "own"),
+    "shadow / observer / carried": ("shadow", "observer", "carried"),
+}
+
+
+@dataclass
+class LearnerState:
+    """What the learners knew before each update ``k < K``: per agent their GAE advantages ``[B_k]`` and actor
+    Adam state (steps taken, first and second moments ``[d]``)."""
+
+    advantages: list[list[torch.Tensor]] = field(default_factory=list)
+    moments: list[list[AdamMoments]] = field(default_factory=list)
+
+    def observe(self, config):
+        def hook(phase, learners, rollout) -> None:
+            batches, _ = agent_batches(learners, rollout, config)
+            self.advantages.append([batch.advantages.clone() for batch in batches])
+            self.moments.append([adam_state(learner) for learner in learners])
+        return hook
+
+
+def adam_state(learner) -> AdamMoments:
+    """The actor optimiser's state as one flat :class:`AdamMoments` (``flatten_params`` order)."""
+    parameters = list(learner.actor.parameters())
+    states = [learner.actor_optimizer.state.get(p, {}) for p in parameters]
+    if not states[0]:
+        return AdamMoments.zeros(flatten_params(learner.actor).numel())
+    steps = {int(state["step"]) for state in states}
+    assert len(steps) == 1, f"parameters took different numbers of Adam steps: {steps}"
+    flat = [torch.cat([state[key].detach().reshape(-1) for state in states]).clone() for key in ("exp_avg", "exp_avg_sq")]
+    return AdamMoments(steps.pop(), *flat)
+
+
+def learner_orders(seed: int, state: LearnerState, settings) -> list[list[list[torch.Tensor]]]:
+    """The learners' minibatch orders, drawn as :func:`ilola_lib.core.ppo.update_learners` draws them: one
+    generator, update by update, agent by agent."""
+    generator = torch.Generator().manual_seed(learner_seeds(seed)["minibatches"])
+    return [[minibatch_indices(a.shape[0], settings.update_epochs, settings.num_minibatches, generator) for a in phase]
+            for phase in state.advantages]
+
+
+def replay_variant(replay: ReplayTrace, state: LearnerState, own_orders, variant: tuple[str, str, str],
+                   unit_truth: torch.Tensor, phases: set[int]) -> torch.Tensor:
+    """``Δθ^k`` ``[K, N, d]`` (float64, zero where not replayed) of one combination of :data:`VARIANTS`.
+    With the learner's own moments only ``phases`` are replayed; carried moments need every update."""
+    source, order, moments_from = variant
+    steps = torch.zeros(replay.num_updates, replay.num_agents, replay.theta.shape[-1], dtype=torch.float64)
+    for i in range(replay.num_agents):
+        carried = AdamMoments.zeros(replay.theta.shape[-1]).expand(1)
+        for k in range(replay.num_updates):
+            if moments_from == "own" and k not in phases:
+                continue
+            advantages = (state.advantages[k][i][None] if source == "own"
+                          else replay.advantages.linear_in(k, i, unit_truth[i][None]))
+            orders = own_orders[k][i] if order == "own" else replay.orders[k][i]
+            moments = state.moments[k][i] if moments_from == "own" else carried
+            with torch.no_grad():
+                after, carried = replay_actor_update(replay.templates[i], replay.theta[k, i], moments,
+                                                     replay.batches[k][i], advantages, orders, replay.settings)
+            steps[k, i] = (after[0] - replay.theta[k, i]).to(torch.float64)
+    return steps
+
+
+def diagnose(config: dict, seed: int) -> dict:
+    settings = config["inverse"]
+    ppo = ppo_config(config, seed)
+    state = LearnerState()
+    with single_threaded_torch():
+        run = train_multiwalker_ppo(ppo, observe=state.observe(ppo))
+    trace = run.trace
+    committed = Path(f"data/t3/traces/seed_{seed}.npz")
+    same_trace = (np.array_equal(load_neural_trace(committed).actor_params, trace.actor_params)
+                  if committed.exists() else None)
+    with single_threaded_torch():
+        analysis = TraceAnalysis.of(trace, settings, stream_rng(seed, "t3_trace_analysis"))
+        divergence = network_divergence(trace, analysis.templates, analysis.sample)
+        shadow = shadow_feature_advantages(trace, CriticSettings.from_config(trace.metadata["config"]),
+                                           stream_torch_generator(seed, "shadow_critic"))
+        replay = ReplayTrace.of(trace, analysis.templates, shadow, stream_torch_generator(seed, "replay_minibatches"))
+        own_orders = learner_orders(seed, state, replay.settings)
+        pairs = analysis.pairs
+        theta = torch.as_tensor(trace.actor_params[pairs], dtype=torch.float64)
+        observed = torch.as_tensor(trace.actor_params[pairs + 1], dtype=torch.float64) - theta
+        score = HeldOutScorer(divergence, analysis.held)
+        kl_0 = score("kl_0", NoUpdateModel(theta), [PolicyFit(analysis.truth, np.zeros(0), np.nan)])["kl_0"]
+        unit_truth = torch.as_tensor(analysis.truth / np.linalg.norm(analysis.truth, axis=-1, keepdims=True),
+                                     dtype=torch.float32)
+        row = {"seed": seed, "same_trace_as_committed": same_trace, "kl_0": kl_0,
+               "learner_critic_explained_variance": float(np.mean([run.history[k]["explained_variance"]
+                                                                    for k in pairs])),
+               "shadow_critic_explained_variance": float(np.mean(shadow.explained_variance)), "variants": {}}
+        replayed = {name: replay_variant(replay, state, own_orders, variant, unit_truth, set(pairs.tolist()))[pairs]
+                    for name, variant in VARIANTS.items()}
+        for name, steps in replayed.items():
+            model = ReplayStepModel(theta, steps)
+            fitted = fit_at(model, divergence, analysis.fit, analysis.truth, settings["lbfgs_iterations"])
+            kl = score("kl", model, [fitted])["kl"]
+            held_steps, held_observed = steps[analysis.held], observed[analysis.held]
+            row["variants"][name] = {
+                "ef": explained_fraction(kl, kl_0), "kl": kl,
+                "cosine_to_observed": float(torch.nn.functional.cosine_similarity(
+                    held_steps.flatten(2), held_observed.flatten(2), dim=-1).mean()),
+                "max_abs_step_error": float((held_steps - held_observed).abs().max())}
+        model_steps = replay_along_trace(replay, torch.as_tensor(analysis.truth[None])).steps[0, pairs]
+        row["model_equals_replay_along_trace"] = bool(torch.equal(model_steps, replayed["shadow / observer / carried"]))
+    chapter = Path(f"results/t3/inverse/seed_{seed}.json")
+    if chapter.exists():
+        row["chapter_ef_1a_replay"] = read_json(chapter)["learner_models"]["replay"]["ef_1a"]
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("seeds", nargs="*", type=int)
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args()
+    config = load_params("params.yaml")["t3"]
+    rows = []
+    names = list(VARIANTS)
+    print("| seed | same trace | " + " | ".join(f"EF {n}" for n in names) + " | chapter EF(1a) |")
+    print("|---|---|" + "---|" * (len(names) + 1))
+    for seed in args.seeds or config["seeds"]:
+        row = diagnose(config, seed)
+        rows.append(row)
+        print(f"| {seed} | {row['same_trace_as_committed']} | "
+              + " | ".join(f"{row['variants'][n]['ef']:.3f}" for n in names)
+              + f" | {row.get('chapter_ef_1a_replay', float('nan')):.3f} |", flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
