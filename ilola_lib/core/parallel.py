@@ -37,7 +37,7 @@ def run_jobs(function: Callable, arguments: Sequence[tuple], workers: int) -> li
     """
     assert workers >= 1, f"workers must be at least 1, got {workers}"
     context = multiprocessing.get_context("spawn")
-    with _environment(**{name: "1" for name in THREAD_VARIABLES}):
+    with environment(**{name: "1" for name in THREAD_VARIABLES}):
         with ProcessPoolExecutor(max_workers=min(workers, len(arguments)), mp_context=context,
                                  initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(function, *args) for args in arguments]
@@ -48,7 +48,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 @contextlib.contextmanager
-def _environment(**values: str):
+def environment(**values: str):
+    """Within the block, the environment variables ``values`` are set (restored afterwards)."""
     previous = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:

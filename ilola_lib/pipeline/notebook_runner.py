@@ -10,6 +10,9 @@ and kernel details; those are normalised so that DVC and git see no change when 
 The executed copy is written atomically, dressed for the book (:func:`present`): code collapsed under a
 "show code" toggle, parameter cells removed and the seed in the page title.
 
+Every kernel runs with the SIMD dispatch of torch, OpenBLAS and numpy pinned to AVX2 on x86-64
+(:mod:`ilola_lib.core.cpu_dispatch`), so that the same seed gives the same bits on AVX2 and AVX-512 machines.
+
 Papermill's scratch copy lives in a temporary folder outside the repository (``$TMPDIR/ilola-papermill-*``),
 never next to the output, and is removed even when the stage is stopped with SIGTERM or Ctrl-C: a stray
 notebook under ``book/`` would break the ``book`` stage. (After SIGKILL only that temporary folder is left.)
@@ -31,7 +34,9 @@ import nbformat
 import papermill
 import yaml
 
+from ilola_lib.core.cpu_dispatch import pinned_simd_environment
 from ilola_lib.core.io import write_text
+from ilola_lib.core.parallel import environment
 from ilola_lib.pipeline.config import ConfigError, load_params
 
 
@@ -108,10 +113,11 @@ def run_notebook(source: str | Path, output: str | Path, parameters: dict) -> Pa
 
     Papermill writes its copy into a temporary folder (removed afterwards, also on SIGTERM, which raises
     :class:`SystemExit` meanwhile); nothing but ``output`` itself is ever created in ``output``'s folder.
+    The kernel starts with :func:`~ilola_lib.core.cpu_dispatch.pinned_simd_environment` in its environment.
     """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    with _sigterm_raises_system_exit():
+    with _sigterm_raises_system_exit(), environment(**pinned_simd_environment()):
         scratch_dir = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
         try:
             scratch = os.path.join(scratch_dir, "executed.ipynb")

@@ -15,6 +15,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from ilola_lib.core.cpu_dispatch import AVX2_PIN, pinned_simd_environment
 from ilola_lib.core.io import CorruptFileError, load_arrays, producing_stage, read_json, save_arrays, write_json
 from ilola_lib.core.parallel import run_jobs
 from ilola_lib.pipeline import notebook_runner
@@ -133,6 +134,9 @@ def test_a_broken_dvc_yaml_does_not_hide_the_error(pipeline_dir):
 # --- the notebook runner's scratch copy never lives next to the output -----------------------------------------
 
 
+ORIGINAL_ENVIRONMENT = {name: os.environ[name] for name in AVX2_PIN if name in os.environ}
+
+
 def write_notebook(path: Path, *sources: str) -> Path:
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell('marker = ""', metadata={"tags": ["parameters"]})]
@@ -180,6 +184,23 @@ def test_run_notebook_removes_its_scratch_folder_when_execution_fails(tmp_path, 
         notebook_runner.run_notebook(write_notebook(tmp_path / "source.ipynb"), output, {})
     assert not failing_execute.scratch.exists()
     assert list(output.parent.iterdir()) == []
+
+
+def test_the_kernel_and_its_workers_run_with_the_pinned_simd_dispatch(tmp_path):
+    names = sorted(AVX2_PIN)
+    source = write_notebook(tmp_path / "source.ipynb",
+                            "import os\n"
+                            "from ilola_lib.core.parallel import run_jobs\n"
+                            f"print(repr([os.environ.get(n) for n in {names!r}]))\n"
+                            f"print(repr(run_jobs(os.getenv, [(n,) for n in {names!r}], 2)))")
+    output = notebook_runner.run_notebook(source, tmp_path / "out.ipynb", {})
+    printed = "".join("".join(o.get("text", "")) for c in json.loads(output.read_text())["cells"]
+                      for o in c.get("outputs", []))
+    pinned = pinned_simd_environment()
+    expected = repr([pinned.get(n, os.environ.get(n)) for n in names])
+    assert printed.splitlines() == [expected, expected], "the kernel and the workers it spawns see the pin"
+    assert all(os.environ.get(n) == (None if n not in ORIGINAL_ENVIRONMENT else ORIGINAL_ENVIRONMENT[n])
+               for n in names), "the runner's own environment is restored"
 
 
 def child_pids(pid: int) -> set[int]:
