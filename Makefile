@@ -59,7 +59,9 @@ lab: $(STAMP)
 	@# kernels start in the notebook's folder; the notebooks read params.yaml and results/ from the repository root
 	mkdir -p $(VENV)/ipython/profile_default/startup
 	echo 'import os; os.chdir(os.environ["ILOLA_ROOT"])' > $(VENV)/ipython/profile_default/startup/00-repository-root.py
-	ILOLA_ROOT=$(CURDIR) IPYTHONDIR=$(CURDIR)/$(VENV)/ipython PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter lab notebooks/
+	@# kernels get the pipeline's SIMD pin (ilola_lib/core/cpu_dispatch.py), so they compute the same bits as dvc repro
+	env $$($(BIN)/python -m ilola_lib.core.cpu_dispatch) ILOLA_ROOT=$(CURDIR) IPYTHONDIR=$(CURDIR)/$(VENV)/ipython \
+		PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter lab notebooks/
 
 clean-venv:
 	rm -rf $(VENV)

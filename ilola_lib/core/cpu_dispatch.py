@@ -8,7 +8,8 @@ committed file, made on another machine, byte for byte with all three pinned, an
 only torch's pinned and in 155 with none.
 
 The variables are read when each library loads, so they are set in the environment of the process that
-starts the computation (the notebook runner, for the kernel it launches and the workers that kernel spawns).
+starts the computation (the notebook runner, for the kernel it launches and the workers that kernel spawns;
+``make lab``, for JupyterLab's kernels: ``env $(python -m ilola_lib.core.cpu_dispatch) COMMAND``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 AVX2_PIN = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "OPENBLAS_CORETYPE": "Haswell",
-    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4,AVX512_ICL,AVX512_SPR",
 }
 
 
@@ -34,3 +35,7 @@ def pinned_simd_environment(machine: str | None = None, cpuinfo: str | None = No
         cpuinfo = path.read_text() if path.exists() else ""
     flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
     return dict(AVX2_PIN) if {"avx2", "fma"} <= set(flags) else {}
+
+
+if __name__ == "__main__":
+    print(" ".join(f"{name}={value}" for name, value in pinned_simd_environment().items()))
