@@ -20,6 +20,13 @@ step scales fitted on the fit pairs, KL on the held-out pairs' sampled states, `
 "carried": Adam moments rebuilt from zero at θ^0 by replaying every update with the same advantages and
 order, as the learner model does. Usage: ``python benchmarks/diag_replay_gap.py [seed ...]`` (default every T3
 seed; ≈ 8 min per seed on one core). Prints one row per seed; ``--json PATH`` also writes the rows.
+
+``--learner-like-critic`` instead asks whether a critic that *learns like the learners'* would close the gap,
+on the committed traces (no retraining): a scalar critic of the learners' class on the true reward (an oracle
+for ``ω``), with the return's offset and scale measured on ``D_0`` and the learners' raw squared error (the
+shadow critic instead scales each feature's error to unit size), trained along the trace with the learners'
+epochs, minibatches, learning rate and clipping from another initialisation. Its GAE advantages are replayed
+with the observer's order and carried Adam state, and scored like the rows above.
 """
 
 from __future__ import annotations
@@ -36,8 +43,8 @@ from ilola_lib.core.io import read_json
 from ilola_lib.core.metrics import explained_fraction
 from ilola_lib.core.neural_trace import load_neural_trace
 from ilola_lib.core.parallel import single_threaded_torch
-from ilola_lib.core.policies import flatten_params
-from ilola_lib.core.ppo import agent_batches, minibatch_indices
+from ilola_lib.core.policies import Critic, flatten_params
+from ilola_lib.core.ppo import ADAM_EPS, agent_batches, compute_gae, minibatch_indices
 from ilola_lib.core.seeds import learner_seeds, stream_rng, stream_torch_generator
 from ilola_lib.inverse.learner_models import NoUpdateModel, ReplayStepModel
 from ilola_lib.inverse.policy_fit import PolicyFit
@@ -166,12 +173,85 @@ def diagnose(config: dict, seed: int) -> dict:
     return row
 
 
+def learner_like_advantages(trace, settings: CriticSettings, generator: torch.Generator) -> list[list[torch.Tensor]]:
+    """Per update ``k < K`` and agent, the true reward's GAE advantages ``[B_k]`` from a scalar critic trained
+    along the trace the way the learners train theirs (see the module docstring)."""
+    valid = trace.valid_steps(0)
+    rewards = torch.as_tensor(trace.rewards[0][valid], dtype=torch.float64)  # [B, N]
+    offsets, scales = rewards.mean(0) / (1 - settings.gamma), rewards.std(0, correction=0) / (1 - settings.gamma)
+    critics = [Critic(torch.as_tensor(trace.obs_mean[i]), torch.as_tensor(trace.obs_std[i]), settings.hidden_size,
+                      generator, float(offsets[i]), float(scales[i])) for i in range(trace.num_agents)]
+    optimizers = [torch.optim.Adam(c.parameters(), lr=settings.critic_learning_rate, eps=ADAM_EPS) for c in critics]
+    advantages = []
+    for phase in range(trace.num_phases):
+        valid = torch.as_tensor(trace.valid_steps(phase))
+        terminated = None if trace.terminated is None else torch.as_tensor(trace.terminated[phase])
+        per_agent = []
+        for i, (critic, optimizer) in enumerate(zip(critics, optimizers)):
+            observations = torch.as_tensor(trace.observations[phase, :, :, i])
+            with torch.no_grad():
+                values = critic(observations)
+                next_values = critic(torch.as_tensor(trace.final_observations[phase, :, :, i]))
+                if terminated is not None:
+                    next_values = next_values.masked_fill(terminated, 0.0)
+                gae, returns = compute_gae(torch.as_tensor(trace.rewards[phase, :, :, i], dtype=torch.float32), values,
+                                           next_values, torch.as_tensor(trace.dones[phase]), settings.gamma,
+                                           settings.gae_lambda)
+            per_agent.append(gae[valid])
+            inputs, targets = observations[valid], returns[valid]
+            for index in minibatch_indices(inputs.shape[0], settings.update_epochs, settings.num_minibatches, generator):
+                loss = settings.vf_coef * 0.5 * (critic(inputs[index]) - targets[index]).square().mean()
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(critic.parameters(), settings.max_grad_norm)
+                optimizer.step()
+        advantages.append(per_agent)
+    return advantages
+
+
+def learner_like_row(config: dict, seed: int) -> dict:
+    """EF of the replay on a learner-like critic's advantages (observer order, carried Adam) on the committed
+    trace, beside the chapter's learner model on the same pairs."""
+    settings = config["inverse"]
+    trace = load_neural_trace(f"data/t3/traces/seed_{seed}.npz")
+    with single_threaded_torch():
+        analysis = TraceAnalysis.of(trace, settings, stream_rng(seed, "t3_trace_analysis"))
+        divergence = network_divergence(trace, analysis.templates, analysis.sample)
+        critic_settings = CriticSettings.from_config(trace.metadata["config"])
+        shadow = shadow_feature_advantages(trace, critic_settings, stream_torch_generator(seed, "shadow_critic"))
+        replay = ReplayTrace.of(trace, analysis.templates, shadow, stream_torch_generator(seed, "replay_minibatches"))
+        # another initialisation than the learners' (which the observer does not know) and the shadow critic's
+        generator = torch.Generator().manual_seed(10_000 + seed)
+        state = LearnerState(learner_like_advantages(trace, critic_settings, generator))
+        pairs = analysis.pairs
+        theta = torch.as_tensor(trace.actor_params[pairs], dtype=torch.float64)
+        score = HeldOutScorer(divergence, analysis.held)
+        kl_0 = score("kl_0", NoUpdateModel(theta), [PolicyFit(analysis.truth, np.zeros(0), np.nan)])["kl_0"]
+        steps = {"learner-like critic / observer / carried":
+                 replay_variant(replay, state, None, ("own", "observer", "carried"), None, set())[pairs],
+                 "shadow / observer / carried":
+                 replay_along_trace(replay, torch.as_tensor(analysis.truth[None])).steps[0, pairs]}
+        row = {"seed": seed, "variants": {}}
+        for name, variant_steps in steps.items():
+            model = ReplayStepModel(theta, variant_steps)
+            fitted = fit_at(model, divergence, analysis.fit, analysis.truth, settings["lbfgs_iterations"])
+            row["variants"][name] = {"ef": explained_fraction(score("kl", model, [fitted])["kl"], kl_0)}
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("seeds", nargs="*", type=int)
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--learner-like-critic", action="store_true", help="the learner-like critic's rows instead")
     args = parser.parse_args()
     config = load_params("params.yaml")["t3"]
+    if args.learner_like_critic:
+        print("| seed | EF learner-like critic / observer / carried | EF shadow / observer / carried |\n|---|---|---|")
+        for seed in args.seeds or config["seeds"]:
+            row = learner_like_row(config, seed)
+            print(f"| {seed} | " + " | ".join(f"{v['ef']:.3f}" for v in row["variants"].values()) + " |", flush=True)
+        return
     rows = []
     names = list(VARIANTS)
     print("| seed | same trace | " + " | ".join(f"EF {n}" for n in names) + " | chapter EF(1a) |")
