@@ -44,7 +44,6 @@ def pearson_distance(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float
     return float(np.sqrt(max(0.0, (1.0 - rho) / 2.0)))
 
 
-
 FIT_RELATIVE_TOLERANCE = 1e-4
 """Relative tolerance to which two L-BFGS fits of the same policy-space loss agree: a KL difference smaller than
 this fraction of KL(0) is below the fits' resolution."""
