@@ -44,7 +44,15 @@ from ilola_lib.core.metrics import explained_fraction
 from ilola_lib.core.neural_trace import load_neural_trace
 from ilola_lib.core.parallel import single_threaded_torch
 from ilola_lib.core.policies import Critic, flatten_params
-from ilola_lib.core.ppo import ADAM_EPS, agent_batches, compute_gae, minibatch_indices
+from ilola_lib.core.ppo import (
+    ADAM_EPS,
+    AgentBatch,
+    AgentLearner,
+    agent_batches,
+    compute_gae,
+    critic_minibatch_step,
+    minibatch_indices,
+)
 from ilola_lib.core.seeds import learner_seeds, stream_rng, stream_torch_generator
 from ilola_lib.inverse.learner_models import NoUpdateModel, ReplayStepModel
 from ilola_lib.inverse.policy_fit import PolicyFit
@@ -198,13 +206,11 @@ def learner_like_advantages(trace, settings: CriticSettings, generator: torch.Ge
                                            next_values, torch.as_tensor(trace.dones[phase]), settings.gamma,
                                            settings.gae_lambda)
             per_agent.append(gae[valid])
-            inputs, targets = observations[valid], returns[valid]
-            for index in minibatch_indices(inputs.shape[0], settings.update_epochs, settings.num_minibatches, generator):
-                loss = settings.vf_coef * 0.5 * (critic(inputs[index]) - targets[index]).square().mean()
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(critic.parameters(), settings.max_grad_norm)
-                optimizer.step()
+            learner = AgentLearner(None, critic, None, optimizer)  # only the critic half is stepped
+            batch = AgentBatch(observations[valid], None, None, gae[valid], returns[valid])
+            for index in minibatch_indices(batch.returns.shape[0], settings.update_epochs, settings.num_minibatches,
+                                           generator):
+                critic_minibatch_step(learner, batch, index, settings)
         advantages.append(per_agent)
     return advantages
 
