@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from ilola_lib.core.gradient_estimators import sampled_gradient_tensors
+from ilola_lib.core.io import write_json
 from ilola_lib.core.metrics import cosine, explained_fraction
-from ilola_lib.core.neural_trace import NeuralTrace
+from ilola_lib.core.neural_trace import NeuralTrace, load_neural_trace
+from ilola_lib.core.parallel import run_jobs
 from ilola_lib.core.policies import actor_log_probs, gaussian_log_probs
 from ilola_lib.core.seeds import stream_torch_generator
 from ilola_lib.inverse.gradient_methods import fit_gradient_methods
@@ -190,3 +194,22 @@ def inverse_metrics(task: str, seed: int, trace: NeuralTrace, methods: dict, **e
     trained on, anything in ``extra`` and each method's metrics."""
     return {"task": task, "seed": seed, "feature_names": list(trace.metadata["feature_names"]),
             "true_weights": np.asarray(trace.reward_weights).tolist(), **extra, "methods": methods}
+
+
+def invert_and_write(invert_seed: Callable, config: dict, seed: int, trace_path: str, metrics_path: str) -> dict:
+    """``invert_seed(config, seed, trace)`` on the trace at ``trace_path``, its metrics written to
+    ``metrics_path``; returns the seconds each part took."""
+    metrics, seconds = invert_seed(config, seed, load_neural_trace(trace_path))
+    write_json(metrics_path, metrics)
+    return seconds
+
+
+def invert_seeds(invert_seed: Callable, config: dict, trace_paths: dict[int, str],
+                 metrics_dir: str | Path) -> list[dict]:
+    """Every seed of ``trace_paths`` (seed → trace file) inverted by ``invert_seed`` on ``config["workers"]``
+    processes, seed ``s``'s metrics written to ``metrics_dir/seed_<s>.json``; the seconds each part took, per
+    seed in the order of ``trace_paths``. Each seed's metrics are the same whatever the worker count."""
+    Path(metrics_dir).mkdir(parents=True, exist_ok=True)
+    arguments = [(invert_seed, config, seed, str(path), str(Path(metrics_dir) / f"seed_{seed}.json"))
+                 for seed, path in trace_paths.items()]
+    return run_jobs(invert_and_write, arguments, config["workers"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from ilola_lib.core.neural_trace import NeuralTrace
 from ilola_lib.core.parallel import single_threaded_torch
 from ilola_lib.core.policies import actor_logits, safe_observation_std
 from ilola_lib.core.seeds import soft_q_generator, stream_rng
+from ilola_lib.inverse import trace_inversion
 from ilola_lib.inverse.evaluation import baseline_kls, recovered_kl
 from ilola_lib.inverse.learner_models import SoftPolicyIterationModel
 from ilola_lib.inverse.ma_lfl_observations import (
@@ -139,3 +141,11 @@ def invert_seed(config: dict, seed: int, trace: NeuralTrace) -> tuple[dict, dict
         result = invert_trace(trace, config["inverse"], seed)
     return (inverse_metrics(trace.metadata["task"], seed, trace, result["methods"], learner_models=result["learner_models"]),
             result["seconds"])
+
+
+def invert_seeds(config: dict, trace_dir: str | Path, metrics_dir: str | Path) -> list[dict]:
+    """Every seed's trace ``trace_dir/seed_<s>/trace.npz`` inverted on ``config["workers"]`` processes, metrics
+    written to ``metrics_dir/seed_<s>.json`` (:func:`ilola_lib.inverse.trace_inversion.invert_seeds`); the
+    seconds each part took, per seed."""
+    trace_paths = {seed: Path(trace_dir) / f"seed_{seed}" / "trace.npz" for seed in config["seeds"]}
+    return trace_inversion.invert_seeds(invert_seed, config, trace_paths, metrics_dir)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ilola_lib.core.io import write_json
-from ilola_lib.core.neural_trace import NeuralTrace, load_neural_trace
-from ilola_lib.core.parallel import run_jobs, single_threaded_torch
+from ilola_lib.core.neural_trace import NeuralTrace
+from ilola_lib.core.parallel import single_threaded_torch
 from ilola_lib.core.seeds import stream_rng
+from ilola_lib.inverse import trace_inversion
 from ilola_lib.inverse.trace_inversion import TraceAnalysis, gradient_methods_on_trace, inverse_metrics
 
 KL_COLUMNS = ("kl_1a", "kl_1b", "kl_0", "kl_rand", "kl_1b_mc", "kl_1b_mc_se", "cosine")
@@ -32,17 +32,9 @@ def invert_seed(config: dict, seed: int, trace: NeuralTrace) -> tuple[dict, dict
     return metrics, seconds
 
 
-def invert_and_write(config: dict, seed: int, trace_path: str, metrics_path: str) -> dict:
-    """:func:`invert_seed` on the trace at ``trace_path``; metrics written to ``metrics_path``; returns the
-    seconds each part took."""
-    metrics, seconds = invert_seed(config, seed, load_neural_trace(trace_path))
-    write_json(metrics_path, metrics)
-    return seconds
-
-
 def invert_seeds(config: dict, trace_dir: str | Path, metrics_dir: str | Path) -> list[dict]:
-    """Every seed on ``config["workers"]`` processes (metrics do not depend on the worker count)."""
-    Path(metrics_dir).mkdir(parents=True, exist_ok=True)
-    arguments = [(config, seed, str(Path(trace_dir) / f"seed_{seed}.npz"), str(Path(metrics_dir) / f"seed_{seed}.json"))
-                 for seed in config["seeds"]]
-    return run_jobs(invert_and_write, arguments, config["workers"])
+    """Every seed's trace ``trace_dir/seed_<s>.npz`` inverted on ``config["workers"]`` processes, metrics written
+    to ``metrics_dir/seed_<s>.json`` (:func:`ilola_lib.inverse.trace_inversion.invert_seeds`); the seconds each
+    part took, per seed."""
+    trace_paths = {seed: Path(trace_dir) / f"seed_{seed}.npz" for seed in config["seeds"]}
+    return trace_inversion.invert_seeds(invert_seed, config, trace_paths, metrics_dir)

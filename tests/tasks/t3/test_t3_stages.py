@@ -8,7 +8,9 @@ import pytest
 
 from ilola_lib.analysis.induced import normalised_induced, replication_label
 from ilola_lib.analysis.summary import KL_KEYS
+from ilola_lib.core.io import read_json
 from ilola_lib.core.neural_trace import load_neural_trace
+from ilola_lib.inverse import trace_inversion
 from ilola_lib.pipeline.config import load_params
 from ilola_lib.tasks.t3 import invert as t3_inverse
 from ilola_lib.tasks.t3 import learn as t3
@@ -26,8 +28,13 @@ CONFIG = {"seeds": [0], "eval_episodes": 20, "workers": 1,
 
 
 @pytest.fixture(scope="module")
-def learned(tmp_path_factory):
-    path = tmp_path_factory.mktemp("t3") / "seed_0.npz"
+def trace_path(tmp_path_factory):
+    return tmp_path_factory.mktemp("t3") / "seed_0.npz"
+
+
+@pytest.fixture(scope="module")
+def learned(trace_path):
+    path = trace_path
     baselines = t3.evaluate_baselines(t3.ppo_config(CONFIG, 0), CONFIG["eval_episodes"])
     metrics, timing = t3.learn_seed(CONFIG, 0, path, baselines)
     assert timing["seconds"] > 0 and timing["env_steps"] == metrics["env_steps"]
@@ -66,6 +73,18 @@ def test_inversion_reports_closed_form_and_monte_carlo_kls_that_agree(learned):
         selection = metrics["methods"][key]["stage_b_selection"]
         assert set(selection["validation_kl"]) == {"stage_a", "stage_b_round_1"}
         assert selection["selected"] == min(selection["validation_kl"], key=selection["validation_kl"].get)
+
+
+def test_seeds_inverted_on_worker_processes_get_the_in_process_metrics(learned, trace_path, tmp_path):
+    """The multi-seed stage (two seeds, two spawned workers) writes what one process computes, bit for bit."""
+    _, trace = learned
+    seconds = trace_inversion.invert_seeds(t3_inverse.invert_seed, dict(CONFIG, workers=2),
+                                           {0: trace_path, 3: trace_path}, tmp_path / "inverse")
+    assert len(seconds) == 2 and all(timing["stage_b"] > 0 for timing in seconds)
+    for seed in (0, 3):
+        expected, _ = t3_inverse.invert_seed(CONFIG, seed, trace)
+        written = read_json(tmp_path / "inverse" / f"seed_{seed}.json")
+        assert json.dumps(written, sort_keys=True) == json.dumps(expected, sort_keys=True), f"seed {seed}"
 
 
 def test_induced_return_normalisation_uses_the_stronger_baseline():
