@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from ilola_lib.core.io import read_json
 from ilola_lib.core.metrics import explained_fraction
@@ -176,7 +177,7 @@ def diagnose(config: dict, seed: int) -> dict:
         model_steps = replay_along_trace(replay, torch.as_tensor(analysis.truth[None])).steps[0, pairs]
         row["model_equals_replay_along_trace"] = bool(torch.equal(model_steps, replayed["shadow / observer / carried"]))
     chapter = Path(f"results/t3/inverse/seed_{seed}.json")
-    if chapter.exists():
+    if chapter.exists() and same_trace:
         row["chapter_ef_1a_replay"] = read_json(chapter)["learner_models"]["replay"]["ef_1a"]
     return row
 
@@ -250,8 +251,17 @@ def main() -> None:
     parser.add_argument("seeds", nargs="*", type=int)
     parser.add_argument("--json", help="also write the rows here")
     parser.add_argument("--learner-like-critic", action="store_true", help="the learner-like critic's rows instead")
+    parser.add_argument("--ppo", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="retrain the walkers with these t3.ppo settings changed (e.g. critic_learning_rate=0.003): "
+                             "does a learner critic that fits better raise the learner model's EF?")
     args = parser.parse_args()
     config = load_params("params.yaml")["t3"]
+    if args.ppo:
+        overrides = dict(item.split("=", 1) for item in args.ppo)
+        unknown = set(overrides) - set(config["ppo"])
+        assert not unknown, f"not t3.ppo settings: {sorted(unknown)}"
+        config = {**config, "ppo": {**config["ppo"], **{key: yaml.safe_load(value) for key, value in overrides.items()}}}
+        print(f"t3.ppo changed: {overrides} (traces differ from the committed ones; the chapter column does not apply)")
     if args.learner_like_critic:
         print("| seed | EF learner-like critic / observer / carried | EF shadow / observer / carried |\n|---|---|---|")
         for seed in args.seeds or config["seeds"]:
@@ -267,7 +277,9 @@ def main() -> None:
         rows.append(row)
         print(f"| {seed} | {row['same_trace_as_committed']} | "
               + " | ".join(f"{row['variants'][n]['ef']:.3f}" for n in names)
-              + f" | {row.get('chapter_ef_1a_replay', float('nan')):.3f} |", flush=True)
+              + f" | {row.get('chapter_ef_1a_replay', float('nan')):.3f} |"
+              + f" learners' critic EV {row['learner_critic_explained_variance']:.2f},"
+              + f" shadow critic EV {row['shadow_critic_explained_variance']:.2f}", flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=1))
 
