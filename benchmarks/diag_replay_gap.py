@@ -161,7 +161,9 @@ def diagnose(config: dict, seed: int) -> dict:
         row = {"seed": seed, "same_trace_as_committed": same_trace, "kl_0": kl_0,
                "learner_critic_explained_variance": float(np.mean([run.history[k]["explained_variance"]
                                                                     for k in pairs])),
-               "shadow_critic_explained_variance": float(np.mean(shadow.explained_variance)), "variants": {}}
+               "shadow_critic_explained_variance": float(np.mean(shadow.explained_variance)),
+               "training_return_first_last": [run.history[0]["training_return"], run.final_statistics["training_return"]],
+               "variants": {}}
         replayed = {name: replay_variant(replay, state, own_orders, variant, unit_truth, set(pairs.tolist()))[pairs]
                     for name, variant in VARIANTS.items()}
         for name, steps in replayed.items():
@@ -279,7 +281,8 @@ def main() -> None:
               + " | ".join(f"{row['variants'][n]['ef']:.3f}" for n in names)
               + f" | {row.get('chapter_ef_1a_replay', float('nan')):.3f} |"
               + f" learners' critic EV {row['learner_critic_explained_variance']:.2f},"
-              + f" shadow critic EV {row['shadow_critic_explained_variance']:.2f}", flush=True)
+              + f" shadow critic EV {row['shadow_critic_explained_variance']:.2f}, training return"
+              + " {:.1f} → {:.1f}".format(*row["training_return_first_last"]), flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=1))
 
