@@ -204,7 +204,7 @@ def invert_and_write(invert_seed: Callable, config: dict, seed: int, trace_path:
     return seconds
 
 
-def invert_seeds(invert_seed: Callable, config: dict, trace_paths: dict[int, str],
+def invert_seeds(invert_seed: Callable, config: dict, trace_paths: dict[int, str | Path],
                  metrics_dir: str | Path) -> list[dict]:
     """Every seed of ``trace_paths`` (seed → trace file) inverted by ``invert_seed`` on ``config["workers"]``
     processes, seed ``s``'s metrics written to ``metrics_dir/seed_<s>.json``; the seconds each part took, per
