@@ -6,8 +6,8 @@
    (``data/t2/seed_0/trace.npz``, written by ``dvc repro t2_learn``) for a population of ``cma_popsize``
    candidates, evaluated in one batched call and one candidate at a time. Target: batched at least
    ``t2_cma_speedup_min`` times faster.
-2. The whole T2 paper profile, forced: every seed's learn, invert and induce stage, then the learners
-   summary and the report, each timed. Target: total within ``t2_pipeline_seconds_max`` on 2 cores.
+2. The whole T2 paper profile, forced: every seed's learn stage, the invert stage (all seeds on
+   ``t2.workers`` processes), every seed's induce stage, then the learners summary and the report, each timed. Target: total within ``t2_pipeline_seconds_max`` on 2 cores.
 Prints each measured time and its ratio to the target (targets: ``ilola_lib/analysis/targets.yaml``, section
 ``benchmarks``).
 """
