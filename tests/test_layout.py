@@ -391,6 +391,34 @@ def test_every_dep_exists_or_is_another_stages_output():
     assert not missing, "deps that neither exist nor are produced by another stage:\n" + "\n".join(sorted(set(missing)))
 
 
+def stage_names(dvc: dict, params: dict) -> set[str]:
+    """The names DVC gives the stages of ``dvc.yaml``: ``name@item`` per ``foreach`` item, else ``name``."""
+    names = set()
+    for name, stage in dvc["stages"].items():
+        if "foreach" in stage:
+            items = _interpolate(stage["foreach"], params)
+            names.update(f"{name}@{key}" for key in (items if isinstance(items, dict) else items))
+        else:
+            names.add(name)
+    return names
+
+
+def test_every_lock_entry_is_a_stage_of_the_pipeline():
+    # DVC keeps the lock entries of stages that were removed or turned from per-seed into one stage.
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    locked = set(yaml.safe_load((ROOT / "dvc.lock").read_text(encoding="utf-8"))["stages"])
+    stale = locked - stage_names(dvc, params)
+    assert not stale, f"dvc.lock holds entries of stages dvc.yaml no longer has: {sorted(stale)}"
+
+
+def test_stage_names_flag_a_planted_stale_lock_entry():
+    dvc = {"stages": {"learn": {"foreach": "${seeds}", "do": {"cmd": "x"}}, "invert": {"cmd": "y"}}}
+    names = stage_names(dvc, {"seeds": [0, 1]})
+    assert names == {"learn@0", "learn@1", "invert"}
+    assert {"invert@0", "learn@0"} - names == {"invert@0"}
+
+
 def test_book_deps_match_the_table_of_contents():
     groups, _ = _pipeline()
     deps = set(_paths(groups["book"][0]["deps"]))
