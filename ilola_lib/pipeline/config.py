@@ -267,6 +267,18 @@ class T3(NeuralTask):
     inverse: T3Inverse
 
 
+class T3MonteCarlo(T3):
+    """The T3 variant with Monte-Carlo-advantage walkers: T3's keys, with ``ppo.gae_lambda`` = 1."""
+
+    task_key: ClassVar[str] = "t3_mc"
+
+    @model_validator(mode="after")
+    def _monte_carlo_advantages(self) -> Self:
+        if self.ppo.gae_lambda != 1.0:
+            raise cross_field_error(f"t3_mc.ppo.gae_lambda must be 1.0 (Monte-Carlo advantages), got {self.ppo.gae_lambda}")
+        return self
+
+
 class ParamsFile(Section):
     """The whole ``params.yaml`` (or ``profiles/*.yaml``)."""
 
@@ -276,6 +288,7 @@ class ParamsFile(Section):
     t2: T2
     t2_lola: T2Lola
     t3: T3
+    t3_mc: T3MonteCarlo
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,11 +353,14 @@ def validate_params(params: Any, source: str = "params.yaml") -> dict:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that rejects a key repeated in one mapping (PyYAML silently keeps the last)."""
+    """``yaml.SafeLoader`` that rejects a key repeated in one mapping (PyYAML silently keeps the last); a key
+    that overrides one merged in with ``<<: *anchor`` is not a repeat."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, Hashable) and key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)

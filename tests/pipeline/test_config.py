@@ -103,7 +103,8 @@ def test_every_ppo_field_comes_from_params(path):
     ("t3.ppo", "init_logstd"), ("t3.inverse", "mc_sample"),
 ])
 def test_an_unknown_key_is_named(paper, section, key):
-    assert refused(with_value(paper, f"{section}.{key}", 1)) == f"params.yaml: {section}.{key}: unknown key"
+    # t3_mc merges t3's mappings in (a YAML anchor), so a bad key under t3 is named under both
+    assert f"params.yaml: {section}.{key}: unknown key" in refused(with_value(paper, f"{section}.{key}", 1)).splitlines()
 
 
 def test_an_unknown_top_level_section_is_named(paper):
@@ -126,7 +127,7 @@ def test_an_unknown_top_level_section_is_named(paper):
     ("t3.inverse.mc_samples", 16.5, "an integer in [2, 100000]"),
 ])
 def test_a_wrong_type_names_its_key(paper, key, value, expected):
-    assert refused(with_value(paper, key, value)) == f"params.yaml: {key} must be {expected}, got {value!r}"
+    assert f"params.yaml: {key} must be {expected}, got {value!r}" in refused(with_value(paper, key, value)).splitlines()
 
 
 @pytest.mark.parametrize("key, value", [
@@ -210,8 +211,28 @@ def test_seeds_must_fit_numpy_and_torch(paper, seed):
 
 
 def test_a_seed_of_two_to_the_64_in_yaml_is_refused(tmp_path):
-    path = write_variant(tmp_path, r"^(t3:\n  seeds: )\[0, 1, 2, 3, 4\]", rf"\1[0, {2**64}]")
+    path = write_variant(tmp_path, r"^(t3: &t3\n  seeds: )\[0, 1, 2, 3, 4\]", rf"\1[0, {2**64}]")
     with pytest.raises(ConfigError, match=r"t3\.seeds must be"):
+        load_params(path)
+
+
+def test_t3_mc_is_t3_with_monte_carlo_advantages():
+    params = load_params(PAPER)
+    variant, t3 = params["t3_mc"], params["t3"]
+    assert variant["ppo"]["gae_lambda"] == 1.0 and t3["ppo"]["gae_lambda"] != 1.0
+    assert {**variant, "ppo": {**variant["ppo"], "gae_lambda": t3["ppo"]["gae_lambda"]}} == t3
+
+
+def test_t3_mc_refuses_bootstrapped_advantages(tmp_path):
+    path = write_variant(tmp_path, r"^(    gae_lambda: )1\.0(  .*# the walkers' critic)", r"\g<1>0.95\2")
+    with pytest.raises(ConfigError, match=r"t3_mc\.ppo\.gae_lambda must be 1\.0 \(Monte-Carlo advantages\), got 0\.95"):
+        load_params(path)
+
+
+def test_a_key_overriding_a_merged_one_is_not_a_repeat_but_a_repeated_key_still_is(tmp_path):
+    assert load_params(PAPER)["t3_mc"]["ppo"]["gae_lambda"] == 1.0
+    path = write_variant(tmp_path, r"^(t3_mc:.*\n  <<: \*t3\n)", r"\1  workers: 1\n  workers: 2\n")
+    with pytest.raises(ConfigError, match="duplicate key 'workers'"):
         load_params(path)
 
 
