@@ -17,9 +17,11 @@ from pathlib import Path
 METHOD_METRICS = ("kl_1a", "kl_1b", "kl_0", "kl_rand", "cosine", "epic", "induced_normalized")
 NEURAL_FOLDERS = ("learners", "inverse", "induced")
 SIMPLE_SPREAD_RETURNS = ("return_trained", "return_random", "return_noop")
+MULTIWALKER_RETURNS = ("return_trained", "return_random", "return_stand_still")
 LEARNER_METRICS = {"t2": SIMPLE_SPREAD_RETURNS, "t2_lola": SIMPLE_SPREAD_RETURNS,
-                   "t3": ("return_trained", "return_random", "return_stand_still")}
-PER_SEED_FOLDERS = {"t1": ("seeds",), "t2": NEURAL_FOLDERS, "t2_lola": NEURAL_FOLDERS, "t3": NEURAL_FOLDERS}
+                   "t3": MULTIWALKER_RETURNS, "t3_mc": MULTIWALKER_RETURNS}
+PER_SEED_FOLDERS = {"t1": ("seeds",), "t2": NEURAL_FOLDERS, "t2_lola": NEURAL_FOLDERS, "t3": NEURAL_FOLDERS,
+                    "t3_mc": NEURAL_FOLDERS}
 
 
 def read_text(path: str, rev: str | None, root: Path) -> str | None:
