@@ -68,7 +68,9 @@ def present(notebook: dict, parameters: dict) -> dict:
     * every other code cell gets ``hide-input`` (its source one click away), unless the notebook's author
       already gave it a ``remove-*`` or ``hide-*`` tag;
     * with a ``seed`` parameter, the page title (first ``# `` heading) names it: "one seed" becomes
-      "seed N", any other title gets " (seed N)" appended.
+      "seed N", any other title gets " (seed N)" appended;
+    * with a ``section`` parameter (a task's notebook run on a variant's ``params.yaml`` section), the title gets
+      " (section)" appended, so the variant's pages are told apart from the task's.
     """
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") != "code":
@@ -83,25 +85,28 @@ def present(notebook: dict, parameters: dict) -> dict:
         if wanted not in tags:
             tags.append(wanted)
     if "seed" in parameters:
-        _name_seed_in_title(notebook, parameters["seed"])
+        seed = parameters["seed"]
+        _amend_title(notebook, lambda title: title.replace("one seed", f"seed {seed}", 1) if "one seed" in title
+                     else title if f"(seed {seed})" in title else f"{title} (seed {seed})")
+    if "section" in parameters:
+        section = parameters["section"]
+        _amend_title(notebook, lambda title: title if f"({section})" in title else f"{title} ({section})")
     return notebook
 
 
-def _name_seed_in_title(notebook: dict, seed) -> None:
+def _amend_title(notebook: dict, amend) -> None:
+    """Replace the first ``# `` heading's text ``title`` by ``amend(title)`` (ValueError if there is none)."""
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") != "markdown":
             continue
         lines = "".join(cell["source"]).split("\n")
         for index, line in enumerate(lines):
             if line.startswith("# "):
-                if "one seed" in line:
-                    lines[index] = line.replace("one seed", f"seed {seed}", 1)
-                elif not line.endswith(f"(seed {seed})"):
-                    lines[index] = f"{line} (seed {seed})"
+                lines[index] = "# " + amend(line[2:])
                 text = "\n".join(lines)
                 cell["source"] = text.splitlines(keepends=True) if isinstance(cell["source"], list) else text
                 return
-    raise ValueError("notebook has no '# ' title to name the seed in")
+    raise ValueError("notebook has no '# ' title to amend")
 
 
 SCRATCH_PREFIX = "ilola-papermill-"

@@ -36,6 +36,12 @@ def test_the_title_names_the_seed(title, expected):
     assert presented["cells"][-1]["source"] == "# Not the title"
 
 
+def test_the_title_names_a_variant_section_and_its_seed():
+    presented = present(notebook("# T3 inversion"), {"section": "t3_mc", "seed": 2})
+    assert presented["cells"][0]["source"].split("\n")[0] == "# T3 inversion (seed 2) (t3_mc)"
+    assert present(copy.deepcopy(presented), {"section": "t3_mc", "seed": 2}) == presented
+
+
 def test_presenting_twice_changes_nothing_and_no_seed_leaves_the_title():
     once = present(notebook("# T1 learners"), {"seed": 3})
     assert present(copy.deepcopy(once), {"seed": 3}) == once
