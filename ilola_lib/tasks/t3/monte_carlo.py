@@ -64,7 +64,7 @@ def summarize_variant(learner_metrics: list[dict], inverse_metrics: list[dict], 
 
 
 def differences_table(summary: dict) -> str:
-    """Markdown: every paired difference of ``summary["minus_t3"]`` as mean [95% CI] (λ = 1 − λ = 0.95)."""
+    """Markdown: every paired difference of ``summary["minus_t3"]`` (variant − T3) as mean [95% CI]."""
     differences = summary["minus_t3"]
     rows = [["walkers' evaluation return per walker", format_interval(differences["learners"]["return"])],
             ["walkers' package distance (m)", format_interval(differences["learners"]["package_distance"])]]
@@ -72,7 +72,7 @@ def differences_table(summary: dict) -> str:
              for model, value in differences["ef_1a"].items()]
     rows += [[f"`{method}` {label}", format_interval(differences["methods"][method][key])]
              for method in COMPARED_METHODS for key, label in (("explained_fraction", "EF(1b)"), ("cosine", "cosine"))]
-    return markdown_rows(("quantity", "λ = 1 − λ = 0.95, paired by seed [95% CI]"), rows)
+    return markdown_rows(("quantity", "t3_mc − t3, paired by seed [95% CI]"), rows)
 
 
 def reading_numbers(summary: dict, t3_gae_lambda: float) -> dict[str, float]:
