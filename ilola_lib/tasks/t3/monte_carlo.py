@@ -68,8 +68,8 @@ def differences_table(summary: dict) -> str:
     differences = summary["minus_t3"]
     rows = [["walkers' evaluation return per walker", format_interval(differences["learners"]["return"])],
             ["walkers' package distance (m)", format_interval(differences["learners"]["package_distance"])]]
-    rows += [[f"EF(1a), {LEARNER_MODELS[model][0]} (`{model}`)", format_interval(value)]
-             for model, value in differences["ef_1a"].items()]
+    rows += [[f"EF(1a), {label} (`{model}`)", format_interval(differences["ef_1a"][model])]
+             for model, (label, _) in LEARNER_MODELS.items() if model in differences["ef_1a"]]
     rows += [[f"`{method}` {label}", format_interval(differences["methods"][method][key])]
              for method in COMPARED_METHODS for key, label in (("explained_fraction", "EF(1b)"), ("cosine", "cosine"))]
     return markdown_rows(("quantity", "t3_mc − t3, paired by seed [95% CI]"), rows)
