@@ -275,7 +275,8 @@ class T3MonteCarlo(T3):
     @model_validator(mode="after")
     def _monte_carlo_advantages(self) -> Self:
         if self.ppo.gae_lambda != 1.0:
-            raise cross_field_error(f"t3_mc.ppo.gae_lambda must be 1.0 (Monte-Carlo advantages), got {self.ppo.gae_lambda}")
+            raise cross_field_error("t3_mc.ppo.gae_lambda must be 1.0 (Monte-Carlo advantages), "
+                                    f"got {self.ppo.gae_lambda}")
         return self
 
 

@@ -104,7 +104,8 @@ def test_every_ppo_field_comes_from_params(path):
 ])
 def test_an_unknown_key_is_named(paper, section, key):
     # t3_mc merges t3's mappings in (a YAML anchor), so a bad key under t3 is named under both
-    assert f"params.yaml: {section}.{key}: unknown key" in refused(with_value(paper, f"{section}.{key}", 1)).splitlines()
+    message = refused(with_value(paper, f"{section}.{key}", 1))
+    assert f"params.yaml: {section}.{key}: unknown key" in message.splitlines()
 
 
 def test_an_unknown_top_level_section_is_named(paper):
@@ -127,7 +128,8 @@ def test_an_unknown_top_level_section_is_named(paper):
     ("t3.inverse.mc_samples", 16.5, "an integer in [2, 100000]"),
 ])
 def test_a_wrong_type_names_its_key(paper, key, value, expected):
-    assert f"params.yaml: {key} must be {expected}, got {value!r}" in refused(with_value(paper, key, value)).splitlines()
+    message = refused(with_value(paper, key, value))
+    assert f"params.yaml: {key} must be {expected}, got {value!r}" in message.splitlines()
 
 
 @pytest.mark.parametrize("key, value", [
@@ -225,7 +227,8 @@ def test_t3_mc_is_t3_with_monte_carlo_advantages():
 
 def test_t3_mc_refuses_bootstrapped_advantages(tmp_path):
     path = write_variant(tmp_path, r"^(    gae_lambda: )1\.0(  .*# the walkers' critic)", r"\g<1>0.95\2")
-    with pytest.raises(ConfigError, match=r"t3_mc\.ppo\.gae_lambda must be 1\.0 \(Monte-Carlo advantages\), got 0\.95"):
+    with pytest.raises(ConfigError,
+                       match=r"t3_mc\.ppo\.gae_lambda must be 1\.0 \(Monte-Carlo advantages\), got 0\.95"):
         load_params(path)
 
 

@@ -78,8 +78,8 @@ def differences_table(summary: dict) -> str:
 def reading_numbers(summary: dict, t3_gae_lambda: float) -> dict[str, float]:
     """The numbers the variant's chapter quotes in its prose (myst-nb ``glue`` names → plain floats): T3's GAE λ,
     the variant's means (walkers' return, each learner model's EF(1a), I-LOLA's and I-LOGEL's EF(1b), cosine and
-    normalised induced return, with the induced return's noise floor) and the paired differences from T3 with their 95% interval bounds (nan without an
-    interval: fewer than 2 seeds)."""
+    normalised induced return), the induced return's noise floor, and the paired differences from T3 with their
+    95% interval bounds (nan without an interval: fewer than 2 seeds)."""
     quotes = {"t3mc_return": ("learners", "return_trained"), "t3mc_stand": ("learners", "return_stand_still")}
     quotes |= {f"t3mc_ef_{model}": ("learner_models", model, "ef_1a") for model in summary["minus_t3"]["ef_1a"]}
     quotes |= {f"t3mc_{key}_{method}": ("methods", method, key) for method in COMPARED_METHODS

@@ -20,7 +20,8 @@ def seed_files(seed: int, shift: float) -> tuple[dict, dict]:
     methods = {method: {"cosine": 0.5 + 0.1 * seed + shift / 10, "kl_1a": 1e-3, "kl_1b": (1.0 - shift / 10) * 1e-3,
                         "kl_0": 2e-3} for method in ("ilola", "ilogel")}
     inverse = {"seed": seed, "methods": methods,
-               "learner_models": {model: {"ef_1a": 0.1 * index + shift * seed / 10} for index, model in enumerate(MODELS)}}
+               "learner_models": {model: {"ef_1a": 0.1 * index + shift * seed / 10}
+                                  for index, model in enumerate(MODELS)}}
     return learners, inverse
 
 
