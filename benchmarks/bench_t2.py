@@ -7,7 +7,8 @@
    candidates, evaluated in one batched call and one candidate at a time. Target: batched at least
    ``t2_cma_speedup_min`` times faster.
 2. The whole T2 paper profile, forced: every seed's learn stage, the invert stage (all seeds on
-   ``t2.workers`` processes), every seed's induce stage, then the learners summary and the report, each timed. Target: total within ``t2_pipeline_seconds_max`` on 2 cores.
+   ``t2.workers`` processes), every seed's induce stage, then the learners summary and the report, each timed.
+   Target: total within ``t2_pipeline_seconds_max`` on 2 cores.
 Prints each measured time and its ratio to the target (targets: ``ilola_lib/analysis/targets.yaml``, section
 ``benchmarks``).
 """

@@ -3,7 +3,8 @@
     python -m benchmarks.bench_t2_lola   # repository root, project venv, idle machine, T1 and T2 results present
 
 Every seed's learn and induce stage, the invert stage (all seeds on ``t2_lola.workers`` processes) and the chapter,
-forced one by one with DVC (upstream not re-run), each group timed. Target: the total within ``t2_lola_pipeline_seconds_max`` on 2 cores (``ilola_lib/analysis/targets.yaml``).
+forced one by one with DVC (upstream not re-run), each group timed. Target: the total within
+``t2_lola_pipeline_seconds_max`` on 2 cores (``ilola_lib/analysis/targets.yaml``).
 """
 
 from __future__ import annotations

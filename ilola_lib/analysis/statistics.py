@@ -130,6 +130,12 @@ def paired_difference(first, second, confidence: float = CONFIDENCE) -> dict:
     return {**t_interval(first - second, confidence), "paired": True}
 
 
+def interval_bounds(summary: dict) -> tuple[float, float]:
+    """The 95% interval ``(low, high)`` of ``summary`` (``{"mean", "ci95"}``), or ``(nan, nan)`` when it has none
+    (fewer than 2 seeds): for prose that quotes both bounds."""
+    return (float("nan"), float("nan")) if summary.get("ci95") is None else tuple(summary["ci95"])
+
+
 def above_zero(summary: dict) -> bool | None:
     """Whether the 95% interval of ``summary`` lies wholly above 0; ``None`` when it has no interval."""
     if summary.get("ci95") is None:

@@ -12,6 +12,7 @@ from ilola_lib.analysis.statistics import (
     above_zero,
     bootstrap_ci,
     ci_source,
+    interval_bounds,
     lies_above,
     mean,
     normal_ci,
@@ -116,3 +117,9 @@ def test_paired_kl_sign_needs_a_difference_beyond_the_resolution_and_an_interval
     assert paired_kl_sign({"mean": 1e-8, "ci95": [3e-9, 2e-8]}, 1e-6) == 0  # excludes 0, within the resolution
     assert paired_kl_sign({"mean": -2e-3, "ci95": [-5e-3, 1e-3]}, 1e-6) == 0
     assert paired_kl_sign({"mean": -2e-3, "ci95": None}, 1e-6) is None
+
+
+def test_interval_bounds_are_the_interval_or_nan_without_one():
+    assert interval_bounds({"mean": 1.0, "ci95": [0.5, 1.5]}) == (0.5, 1.5)
+    low, high = interval_bounds({"mean": 1.0, "ci95": None})
+    assert math.isnan(low) and math.isnan(high)

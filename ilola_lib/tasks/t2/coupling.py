@@ -7,12 +7,11 @@ inverse metrics; the thresholds are ``targets.yaml``'s ``t2_lola``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ilola_lib.analysis.reports import common_seeds, format_threshold
-from ilola_lib.analysis.statistics import bootstrap_ci, fit_resolution, paired_difference, paired_kl_sign, t_interval
+from ilola_lib.analysis.statistics import (bootstrap_ci, fit_resolution, interval_bounds, paired_difference,
+                                           paired_kl_sign, t_interval)
 from ilola_lib.analysis.targets import load_targets
 from ilola_lib.tasks.t2.learn import summarize_learners
 from ilola_lib.tasks.t2.report import summarize
@@ -111,18 +110,16 @@ def quoted_numbers(summary: dict, lola_eta: float) -> dict[str, float]:
     methods, paired = summary["methods"], summary["paired_kl_1b"]
     gap, gain = summary["return_minus_independent"], paired["ilola − ilola_eta0"]
     relative = summary["relative_kl_1b_ilola_vs_eta0"]
-
-    def bounds(difference: dict) -> tuple[float, float]:
-        return tuple(difference["ci95"]) if difference.get("ci95") is not None else (math.nan, math.nan)
-
+    (gap_low, gap_high), (gain_low, gain_high) = interval_bounds(gap), interval_bounds(gain)
+    relative_low, relative_high = interval_bounds(relative)
     quoted = {
         "lola_eta": lola_eta, "lola_ratio": summary["lola_norm_ratio"]["mean"],
         "lola_worst_improvement": min(summary["improvement_per_seed"]),
-        "lola_return_gap": gap["mean"], "lola_return_gap_low": bounds(gap)[0], "lola_return_gap_high": bounds(gap)[1],
+        "lola_return_gap": gap["mean"], "lola_return_gap_low": gap_low, "lola_return_gap_high": gap_high,
         "lola_eta_hat": methods["ilola"]["eta"]["mean"], "lola_eta_independent": summary["eta_independent"]["mean"],
-        "lola_gain_eta0": gain["mean"], "lola_gain_eta0_low": bounds(gain)[0], "lola_gain_eta0_high": bounds(gain)[1],
-        "lola_relative_gain": relative["mean"], "lola_relative_gain_low": bounds(relative)[0],
-        "lola_relative_gain_high": bounds(relative)[1], "lola_seeds_lower": relative["seeds_below_zero"],
+        "lola_gain_eta0": gain["mean"], "lola_gain_eta0_low": gain_low, "lola_gain_eta0_high": gain_high,
+        "lola_relative_gain": relative["mean"], "lola_relative_gain_low": relative_low,
+        "lola_relative_gain_high": relative_high, "lola_seeds_lower": relative["seeds_below_zero"],
         "lola_seeds": relative["seeds"],
         "lola_gain_ilogel": paired["ilola − ilogel"]["mean"], "lola_kl_0": methods["ilola"]["kl_0"]["mean"],
         "lola_ef_1a": methods["ilola"]["ef_1a"]["mean"], "lola_ef_1a_eta0": methods["ilola_eta0"]["ef_1a"]["mean"],

@@ -10,10 +10,8 @@ inverse metrics; the targets are T3's.
 
 from __future__ import annotations
 
-import math
-
 from ilola_lib.analysis.reports import common_seeds, quoted_means
-from ilola_lib.analysis.statistics import paired_difference
+from ilola_lib.analysis.statistics import interval_bounds, paired_difference
 from ilola_lib.analysis.summary import LEARNER_MODELS, derived_metrics, format_interval, markdown_rows
 from ilola_lib.tasks.t3.report import summarize
 
@@ -93,7 +91,7 @@ def reading_numbers(summary: dict, t3_gae_lambda: float) -> dict[str, float]:
                 **{f"{key}_{method}": differences["methods"][method][key] for method in COMPARED_METHODS
                    for key in ("explained_fraction", "cosine")}}
     for name, difference in compared.items():
-        low, high = difference["ci95"] or (math.nan, math.nan)
+        low, high = interval_bounds(difference)
         numbers |= {f"t3mc_diff_{name}": difference["mean"], f"t3mc_diff_{name}_low": low,
                     f"t3mc_diff_{name}_high": high}
     return {name: float(value) for name, value in numbers.items()}

@@ -12,7 +12,7 @@ import numpy as np
 
 from ilola_lib.analysis import reports
 from ilola_lib.analysis.reports import common_seeds, induced_normalisers, per_seed_methods, quoted_means
-from ilola_lib.analysis.statistics import ci_source, lies_above
+from ilola_lib.analysis.statistics import ci_source, interval_bounds, lies_above
 from ilola_lib.analysis.summary import (
     KL_KEYS,
     aggregate_learner_models,
@@ -131,7 +131,7 @@ def reading_numbers(summary: dict, agreement: dict) -> dict[str, float]:
     quotes["t3_eta_ilola"] = ("methods", "ilola", "eta")
     numbers = quoted_means(summary, quotes)
     stage_ab = summary["paired_kl_1b"]["ilola − ilogel"]
-    low, high = stage_ab["ci95"] or (float("nan"), float("nan"))  # no interval from a single seed
+    low, high = interval_bounds(stage_ab)
     numbers |= {"t3_ab_mean": stage_ab["mean"], "t3_ab_low": low, "t3_ab_high": high,
                 "t3_mc_largest": agreement["largest_deviation_in_standard_errors"], "t3_mc_count": agreement["count"],
                 "t3_mc_relative_se": agreement["median_relative_standard_error"]}
