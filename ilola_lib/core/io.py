@@ -81,6 +81,11 @@ def read_json(path: str | os.PathLike) -> Any:
         raise CorruptFileError(f"{path} is truncated or not valid JSON ({err}){stage_hint(path)}") from err
 
 
+def read_seed_files(folder: str | os.PathLike, seeds) -> list:
+    """Each seed's JSON ``folder/seed_<s>.json``, in the order of ``seeds`` (:func:`read_json`'s errors)."""
+    return [read_json(Path(folder) / f"seed_{seed}.json") for seed in seeds]
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda handle: handle.write(text.encode()))
 

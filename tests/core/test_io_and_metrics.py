@@ -4,7 +4,7 @@ import torch
 from torch.distributions import Categorical, kl_divergence
 
 from ilola_lib.analysis.statistics import bootstrap_ci
-from ilola_lib.core.io import load_arrays, save_arrays, write_json
+from ilola_lib.core.io import MissingFileError, load_arrays, read_seed_files, save_arrays, write_json
 from ilola_lib.core.metrics import categorical_kl, kl_diagonal_gaussian
 from ilola_lib.core.tabular_trace import TabularTrace
 from ilola_lib.core.protocol import split_pairs
@@ -42,6 +42,14 @@ def test_json_is_byte_identical_for_equal_data(tmp_path):
     write_json(tmp_path / "a.json", {"b": np.float64(1.5), "a": [1, 2]})
     write_json(tmp_path / "b.json", {"a": [1, 2], "b": 1.5})
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_read_seed_files_in_seed_order_and_names_a_missing_one(tmp_path):
+    for seed in (0, 3):
+        write_json(tmp_path / f"seed_{seed}.json", {"seed": seed})
+    assert read_seed_files(tmp_path, [3, 0]) == [{"seed": 3}, {"seed": 0}]
+    with pytest.raises(MissingFileError, match="seed_1.json"):
+        read_seed_files(tmp_path, [0, 1])
 
 
 def test_kl_helpers_are_non_negative_zero_iff_equal_and_match_closed_forms():
