@@ -13,7 +13,7 @@ KL_KEYS = ("kl_1a", "kl_1b", "kl_0", "kl_rand")
 # A KL below this is float64 round-off of an exact match: a ratio over it would only divide noise.
 KL_RESOLUTION = 1e-12
 MONTE_CARLO_KEYS = tuple(f"{key}_mc{suffix}" for key in KL_KEYS for suffix in ("", "_se"))
-SCALAR_KEYS = KL_KEYS + MONTE_CARLO_KEYS + ("cosine", "epic", "eta", "induced_normalized")
+SCALAR_KEYS = KL_KEYS + MONTE_CARLO_KEYS + ("cosine", "epic", "reward_correlation", "eta", "induced_normalized")
 
 
 def derived_metrics(method: dict) -> dict:

@@ -36,11 +36,17 @@ def cosine(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return (estimate * truth).sum(-1) / (np.linalg.norm(estimate, axis=-1) * np.linalg.norm(truth, axis=-1))
 
 
-def pearson_distance(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
-    """``sqrt((1 − ρ_w(x, y)) / 2)`` with the ``weights``-weighted Pearson correlation ``ρ_w``."""
+def pearson_correlation(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
+    """The ``weights``-weighted Pearson correlation ``ρ_w(x, y)`` of two ``[B]`` arrays (``nan`` if either is
+    constant)."""
     weights = weights / weights.sum()
     xc, yc = x - weights @ x, y - weights @ y
-    rho = (weights @ (xc * yc)) / np.sqrt((weights @ xc**2) * (weights @ yc**2))
+    return (weights @ (xc * yc)) / np.sqrt((weights @ xc**2) * (weights @ yc**2))
+
+
+def pearson_distance(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
+    """``sqrt((1 − ρ_w(x, y)) / 2)`` with the ``weights``-weighted Pearson correlation ``ρ_w``."""
+    rho = pearson_correlation(x, y, weights)
     return float(np.sqrt(max(0.0, (1.0 - rho) / 2.0)))
 
 

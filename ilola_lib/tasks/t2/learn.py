@@ -3,6 +3,8 @@ per seed (design §4)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ilola_lib.analysis.statistics import bootstrap_ci, summarize_evaluations
@@ -15,6 +17,11 @@ from ilola_lib.tasks.t2.evaluation import evaluate_against_baselines
 from ilola_lib.tasks.t2.ppo import LolaPPOConfig, PPOConfig, train_ppo
 
 RETURN_KEYS = ("return_trained", "return_random", "return_noop")
+
+
+def trace_path(trace_dir: str | Path, seed: int) -> Path:
+    """Seed ``seed``'s learning trace in ``trace_dir`` (one folder per seed)."""
+    return Path(trace_dir) / f"seed_{seed}" / "trace.npz"
 
 
 def ppo_config(config: dict, seed: int) -> PPOConfig:
