@@ -5,8 +5,9 @@ For agent ``i`` with true weights ``ω*_i`` and recovered ``ω̂_i``,
 
     ρ_i = corr_{b ∈ D_held} (ω*_i · φ_i(b), ω̂_i · φ_i(b)),
 
-over the real steps ``b`` of every held-out batch ``D_k`` (``k`` a held-out pair after the warm-up rule). The
-weight cosine treats the features as orthonormal; when two features move together on the learners' data (a
+over the real steps ``b`` of every held-out batch ``D_k`` (``k`` a held-out pair after the warm-up rule): the
+cosine of ``ω̂_i`` and ``ω*_i`` in the inner product of the features' covariance ``Σ_i`` on those steps,
+``ω̂ᵀ Σ ω* / (‖ω̂‖_Σ ‖ω*‖_Σ)``. The plain weight cosine treats the features as orthonormal; when two features move together on the learners' data (a
 walker that falls also ends the episode), weights that trade one for the other point elsewhere yet rank the
 learners' steps alike. ``ρ`` measures that agreement: 1 for a positive multiple of the true reward, about 0 for
 a random direction. It is invariant to the reward's scale (not identified) and, like the cosine, not to

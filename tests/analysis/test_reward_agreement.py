@@ -16,28 +16,9 @@ from ilola_lib.analysis.reward_agreement import (
     reward_correlations,
     with_reward_correlations,
 )
-from ilola_lib.core.neural_trace import NeuralTrace, save_neural_trace
+from ilola_lib.core.neural_trace import save_neural_trace
 
-PHASES, STEPS, ENVS, AGENTS, Q = 9, 2, 3, 2, 3
-
-
-def tiny_trace(seed: int = 0) -> NeuralTrace:
-    """A trace whose feature 0 is the batch index ``k`` plus noise, with one padded step per batch."""
-    rng = np.random.default_rng(seed)
-    features = rng.standard_normal((PHASES, STEPS, ENVS, AGENTS, Q))
-    features[..., 0] += np.arange(PHASES)[:, None, None, None] * 10.0
-    valid = np.ones((PHASES, STEPS, ENVS), dtype=bool)
-    valid[:, 1, 0] = False
-    features[:, 1, 0] = 0.0
-    return NeuralTrace(
-        actor_params=np.zeros((PHASES, AGENTS, 4), dtype=np.float32),
-        observations=np.zeros((PHASES, STEPS, ENVS, AGENTS, 1), dtype=np.float32),
-        actions=np.zeros((PHASES, STEPS, ENVS, AGENTS), dtype=np.int64),
-        features=features, rewards=np.zeros((PHASES, STEPS, ENVS, AGENTS)),
-        dones=np.zeros((PHASES, STEPS, ENVS), dtype=bool),
-        obs_mean=np.zeros((AGENTS, 1), dtype=np.float32), obs_std=np.ones((AGENTS, 1), dtype=np.float32),
-        reward_weights=rng.standard_normal((AGENTS, Q)),
-        metadata={"policy": "categorical", "hidden_size": 2, "num_actions": 2, "seed": seed}, valid=valid)
+STEPS, ENVS, AGENTS, Q = 2, 3, 2, 3
 
 
 def test_held_out_pairs_follow_the_protocol_and_the_warm_up_rule():
@@ -46,8 +27,8 @@ def test_held_out_pairs_follow_the_protocol_and_the_warm_up_rule():
     assert held_out_pairs(8, 4, 0.5).tolist() == [7]
 
 
-def test_held_out_features_are_the_real_steps_of_the_held_out_batches():
-    trace = tiny_trace()
+def test_held_out_features_are_the_real_steps_of_the_held_out_batches(make_tiny_trace):
+    trace = make_tiny_trace()
     features = held_out_features(trace, np.array([3, 7]))
     assert features.shape == (AGENTS, 2 * (STEPS * ENVS - 1), Q)
     batches = np.round(features[..., 0] / 10.0)
@@ -73,8 +54,8 @@ def test_reward_correlation_refuses_a_constant_reward():
         reward_correlations(features, np.array([[1.0, 0.0, 0.0]]), np.array([[0.0, 1.0, 0.0]]))
 
 
-def test_methods_with_weights_get_their_correlation():
-    trace = tiny_trace()
+def test_methods_with_weights_get_their_correlation(make_tiny_trace):
+    trace = make_tiny_trace()
     features = held_out_features(trace, np.array([3, 7]))
     truth = trace.reward_weights
     metrics = {"seed": 0, "true_weights": truth.tolist(),
@@ -96,13 +77,13 @@ def test_most_correlated_features_names_the_pair_that_moves_together():
     assert found["correlation"]["mean"] < -0.99
 
 
-def test_agreement_over_seeds_reads_each_trace_and_checks_its_seed(tmp_path):
+def test_agreement_over_seeds_reads_each_trace_and_checks_its_seed(tmp_path, make_tiny_trace):
     paths = []
     for seed in (0, 1):
         paths.append(tmp_path / f"seed_{seed}.npz")
-        save_neural_trace(tiny_trace(seed), paths[-1])
-    metrics = [{"seed": seed, "feature_names": ["a", "b", "c"], "true_weights": tiny_trace(seed).reward_weights.tolist(),
-                "methods": {"exact": {"weights": tiny_trace(seed).reward_weights.tolist()}}} for seed in (0, 1)]
+        save_neural_trace(make_tiny_trace(seed), paths[-1])
+    metrics = [{"seed": seed, "feature_names": ["a", "b", "c"], "true_weights": make_tiny_trace(seed).reward_weights.tolist(),
+                "methods": {"exact": {"weights": make_tiny_trace(seed).reward_weights.tolist()}}} for seed in (0, 1)]
     settings = {"held_out_every": 4, "warm_up_fraction": 0.0}
     scored, pair = held_out_reward_agreement(metrics, paths, settings)
     assert [m["methods"]["exact"]["reward_correlation"] for m in scored] == pytest.approx([1.0, 1.0], abs=1e-12)
@@ -120,3 +101,13 @@ def test_reading_numbers_quote_the_summary():
     assert reading_numbers("t9", summary, ("ilola", "ilogel")) == {
         "t9_reward_correlation_ilola": 0.9, "t9_reward_correlation_ilogel": 0.8, "t9_feature_correlation": -0.7}
     assert correlated_features_markdown(summary) == "`a` and `c`"
+
+
+def test_reward_correlation_is_the_cosine_in_the_feature_covariance():
+    rng = np.random.default_rng(3)
+    features = rng.standard_normal((1, 400, Q)) @ rng.standard_normal((Q, Q))
+    truth, estimate = rng.standard_normal((1, Q)), rng.standard_normal((1, Q))
+    covariance = np.cov(features[0], rowvar=False)
+    expected = estimate[0] @ covariance @ truth[0] / np.sqrt(
+        (estimate[0] @ covariance @ estimate[0]) * (truth[0] @ covariance @ truth[0]))
+    assert reward_correlations(features, truth, estimate)[0] == pytest.approx(expected, rel=1e-10)

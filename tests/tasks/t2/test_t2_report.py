@@ -23,8 +23,10 @@ from ilola_lib.analysis.plotting import (  # noqa: E402
     weights_figure,
 )
 from ilola_lib.core.io import write_json  # noqa: E402
+from ilola_lib.core.neural_trace import save_neural_trace  # noqa: E402
 from ilola_lib.pipeline.notebook_runner import run_notebook  # noqa: E402
 from ilola_lib.tasks.t2 import report as t2_report  # noqa: E402
+from ilola_lib.tasks.t2.learn import trace_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 SEEDS = [0, 1, 2]
@@ -143,19 +145,23 @@ def test_report_figures_build_and_save(tmp_path):
     assert reports.cosine_table(inverse).count("\n") == 2 + len(SEEDS)
 
 
-def test_t2_notebook_runs_end_to_end_on_synthetic_results(tmp_path):
+def test_t2_notebook_runs_end_to_end_on_synthetic_results(tmp_path, make_tiny_trace):
     params = yaml.safe_load((ROOT / "profiles" / "smoke.yaml").read_text())
     params["t2"]["seeds"] = SEEDS
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     for name, per_seed in zip(("learners", "inverse", "induced"), synthetic_seeds()):
         for metrics in per_seed:
             write_json(tmp_path / name / f"seed_{metrics['seed']}.json", metrics)
+    for seed in SEEDS:  # the held-out batches the recovered rewards are compared on
+        save_neural_trace(make_tiny_trace(seed, NUM_AGENTS, NUM_FEATURES), trace_path(tmp_path / "traces", seed))
     output = tmp_path / "out"
     run_notebook(ROOT / "notebooks" / "t2_mpe.ipynb", tmp_path / "t2_mpe.ipynb",
                  {"params_path": str(tmp_path / "params.yaml"), "learners_dir": str(tmp_path / "learners"),
                   "inverse_dir": str(tmp_path / "inverse"), "induced_dir": str(tmp_path / "induced"),
-                  "output_dir": str(output)})
+                  "trace_dir": str(tmp_path / "traces"), "output_dir": str(output)})
     for name in ("summary.json", "table.md", "fig3_kl.png", "fig_weights.png", "fig_induced.png"):
         assert (output / name).is_file(), name
-    assert json.loads((output / "summary.json").read_text())["seeds"] == SEEDS
+    summary = json.loads((output / "summary.json").read_text())
+    assert summary["seeds"] == SEEDS
+    assert -1.0 <= summary["methods"]["ilola"]["reward_correlation"]["mean"] <= 1.0
     assert "induced_normalized" in (output / "table.md").read_text()
