@@ -33,20 +33,30 @@ from ilola_lib.inverse.trace_inversion import gradient_model, network_divergence
 from ilola_lib.pipeline.config import load_params
 
 
-def cma_generation_speedup(settings: dict, trace_path: Path, generations: int = 3) -> tuple[float, float]:
-    """Seconds per generation batched and one by one, on the same candidates."""
+def stage_b_problem(settings: dict, trace_path: Path, max_pairs: int | None = None):
+    """The coupled GPOMDP learner model and the policy-space divergence on the paper profile's fit pairs of a
+    trace (the first ``max_pairs`` of them, if given), and ``(N, q)``."""
     trace = load_neural_trace(trace_path)
     pairs, fit, _ = analysed_pairs(trace.num_phases, settings["held_out_every"], settings["fit_pair_stride"])
-    fit_pairs = pairs[fit]
+    fit_pairs = pairs[fit][:max_pairs]
     sample = sample_states(trace, fit_pairs, settings["states_per_pair"], np.random.default_rng(0))
     templates = templates_of(trace)
     model = gradient_model(trace, templates, fit_pairs, float(trace.metadata["config"]["gamma"]), coupled=True)
-    num_agents, q = np.asarray(trace.reward_weights).shape
-    objective = stage_b_objective(model, network_divergence(trace, templates, sample), num_agents, q)
+    return model, network_divergence(trace, templates, sample), np.asarray(trace.reward_weights).shape
+
+
+def random_populations(popsize: int, num_agents: int, q: int, generations: int) -> list[np.ndarray]:
+    """CMA-ES-like populations ``[popsize, N·q + N + 1]``: random weights, log step scales and log η near −3."""
     rng = np.random.default_rng(1)
-    populations = [np.concatenate([rng.standard_normal((settings["cma_popsize"], num_agents * q)),
-                                   rng.normal(-3.0, 1.0, (settings["cma_popsize"], num_agents + 1))], axis=1)
-                   for _ in range(generations)]
+    return [np.concatenate([rng.standard_normal((popsize, num_agents * q)),
+                            rng.normal(-3.0, 1.0, (popsize, num_agents + 1))], axis=1) for _ in range(generations)]
+
+
+def cma_generation_speedup(settings: dict, trace_path: Path, generations: int = 3) -> tuple[float, float]:
+    """Seconds per generation batched and one by one, on the same candidates."""
+    model, divergence, (num_agents, q) = stage_b_problem(settings, trace_path)
+    objective = stage_b_objective(model, divergence, num_agents, q)
+    populations = random_populations(settings["cma_popsize"], num_agents, q, generations)
     start = time.perf_counter()
     batched = [objective(population) for population in populations]
     batched_seconds = (time.perf_counter() - start) / generations
