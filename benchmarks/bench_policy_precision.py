@@ -29,8 +29,8 @@ from ilola_lib.pipeline.config import load_params
 def in_precision(model: GradientLearnerModel, divergence: CategoricalNetworkDivergence, dtype: torch.dtype):
     """The same learner model and divergence with every tensor in ``dtype``."""
     return (GradientLearnerModel(model.theta.to(dtype), model.jacobians.to(dtype), model.lola.to(dtype), coupled=True),
-            CategoricalNetworkDivergence(divergence.templates, divergence.observations, divergence.next_params.to(dtype),
-                                         divergence.observed_log_probs.to(dtype)))
+            CategoricalNetworkDivergence(divergence.templates, divergence.observations,
+                                         divergence.next_params.to(dtype), divergence.observed_log_probs.to(dtype)))
 
 
 def loss_function(model, divergence, num_agents: int, q: int, dtype: torch.dtype):

@@ -7,11 +7,11 @@ For agent ``i`` with true weights ``ω*_i`` and recovered ``ω̂_i``,
 
 over the real steps ``b`` of every held-out batch ``D_k`` (``k`` a held-out pair after the warm-up rule): the
 cosine of ``ω̂_i`` and ``ω*_i`` in the inner product of the features' covariance ``Σ_i`` on those steps,
-``ω̂ᵀ Σ ω* / (‖ω̂‖_Σ ‖ω*‖_Σ)``. The plain weight cosine treats the features as orthonormal; when two features move together on the learners' data (a
-walker that falls also ends the episode), weights that trade one for the other point elsewhere yet rank the
-learners' steps alike. ``ρ`` measures that agreement: 1 for a positive multiple of the true reward, about 0 for
-a random direction. It is invariant to the reward's scale (not identified) and, like the cosine, not to
-potential shaping (the recovered rewards have none). The EPIC distance of T1 is ``sqrt((1 − ρ)/2)`` with
+``ω̂ᵀ Σ ω* / (‖ω̂‖_Σ ‖ω*‖_Σ)``. The plain weight cosine treats the features as orthonormal; when two features
+move together on the learners' data (a walker that falls also ends the episode), weights that trade one for the
+other point elsewhere yet rank the learners' steps alike. ``ρ`` measures that agreement: 1 for a positive
+multiple of the true reward, about 0 for a random direction. It is invariant to the reward's scale (not
+identified) and, like the cosine, not to potential shaping (the recovered rewards have none). The EPIC distance of T1 is ``sqrt((1 − ρ)/2)`` with
 shaping removed first and a uniform coverage distribution instead of the learners' data.
 """
 
@@ -91,10 +91,12 @@ def held_out_reward_agreement(inverse_metrics: list[dict], trace_paths: list[str
     with_correlations, matrices = [], []
     for metrics, path in zip(inverse_metrics, trace_paths, strict=True):
         trace = load_neural_trace(path)
-        assert trace.metadata["seed"] == metrics["seed"], f"{path} is seed {trace.metadata['seed']}, not {metrics['seed']}"
+        assert trace.metadata["seed"] == metrics["seed"], (
+            f"{path} is seed {trace.metadata['seed']}, not {metrics['seed']}")
         held = held_out_pairs(trace.num_phases, settings["held_out_every"], settings["warm_up_fraction"])
         recorded = metrics.get("pairs", {}).get("held_out")
-        assert recorded is None or recorded == held.tolist(), f"seed {metrics['seed']}: held-out pairs {recorded} recorded"
+        assert recorded is None or recorded == held.tolist(), (
+            f"seed {metrics['seed']}: held-out pairs {recorded} recorded, {held.tolist()} from the protocol")
         features = held_out_features(trace, held)
         with_correlations.append(with_reward_correlations(metrics, features))
         matrices.append(feature_correlation_matrix(features))

@@ -82,8 +82,9 @@ def test_agreement_over_seeds_reads_each_trace_and_checks_its_seed(tmp_path, mak
     for seed in (0, 1):
         paths.append(tmp_path / f"seed_{seed}.npz")
         save_neural_trace(make_tiny_trace(seed), paths[-1])
-    metrics = [{"seed": seed, "feature_names": ["a", "b", "c"], "true_weights": make_tiny_trace(seed).reward_weights.tolist(),
-                "methods": {"exact": {"weights": make_tiny_trace(seed).reward_weights.tolist()}}} for seed in (0, 1)]
+    truths = {seed: make_tiny_trace(seed).reward_weights.tolist() for seed in (0, 1)}
+    metrics = [{"seed": seed, "feature_names": ["a", "b", "c"], "true_weights": truths[seed],
+                "methods": {"exact": {"weights": truths[seed]}}} for seed in (0, 1)]
     settings = {"held_out_every": 4, "warm_up_fraction": 0.0}
     scored, pair = held_out_reward_agreement(metrics, paths, settings)
     assert [m["methods"]["exact"]["reward_correlation"] for m in scored] == pytest.approx([1.0, 1.0], abs=1e-12)
@@ -96,7 +97,8 @@ def test_agreement_over_seeds_reads_each_trace_and_checks_its_seed(tmp_path, mak
 
 
 def test_reading_numbers_quote_the_summary():
-    summary = {"methods": {"ilola": {"reward_correlation": {"mean": 0.9}}, "ilogel": {"reward_correlation": {"mean": 0.8}}},
+    summary = {"methods": {"ilola": {"reward_correlation": {"mean": 0.9}},
+                           "ilogel": {"reward_correlation": {"mean": 0.8}}},
                "held_out_feature_correlation": {"features": ["a", "c"], "correlation": {"mean": -0.7}}}
     assert reading_numbers("t9", summary, ("ilola", "ilogel")) == {
         "t9_reward_correlation_ilola": 0.9, "t9_reward_correlation_ilogel": 0.8, "t9_feature_correlation": -0.7}

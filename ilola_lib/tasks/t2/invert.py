@@ -35,7 +35,7 @@ from ilola_lib.inverse.trace_inversion import (
     inverse_metrics,
     recovery_scores,
 )
-from ilola_lib.tasks.t2.learn import trace_path
+from ilola_lib.tasks.t2.learn import seed_trace_file
 from ilola_lib.tasks.t2.lookahead import joint_actions, lookahead_all_joint_actions, simulator_at
 
 
@@ -148,5 +148,5 @@ def invert_seeds(config: dict, trace_dir: str | Path, metrics_dir: str | Path) -
     """Every seed's trace ``trace_dir/seed_<s>/trace.npz`` inverted on ``config["workers"]`` processes, metrics
     written to ``metrics_dir/seed_<s>.json`` (:func:`ilola_lib.inverse.trace_inversion.invert_seeds`); the
     seconds each part took, per seed."""
-    trace_paths = {seed: trace_path(trace_dir, seed) for seed in config["seeds"]}
+    trace_paths = {seed: seed_trace_file(trace_dir, seed) for seed in config["seeds"]}
     return trace_inversion.invert_seeds(invert_seed, config, trace_paths, metrics_dir)

@@ -19,7 +19,7 @@ from ilola_lib.tasks.t2.ppo import LolaPPOConfig, PPOConfig, train_ppo
 RETURN_KEYS = ("return_trained", "return_random", "return_noop")
 
 
-def trace_path(trace_dir: str | Path, seed: int) -> Path:
+def seed_trace_file(trace_dir: str | Path, seed: int) -> Path:
     """Seed ``seed``'s learning trace in ``trace_dir`` (one folder per seed)."""
     return Path(trace_dir) / f"seed_{seed}" / "trace.npz"
 

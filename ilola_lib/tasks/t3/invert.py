@@ -15,7 +15,7 @@ from ilola_lib.core.parallel import single_threaded_torch
 from ilola_lib.core.seeds import stream_rng
 from ilola_lib.inverse import trace_inversion
 from ilola_lib.inverse.trace_inversion import TraceAnalysis, gradient_methods_on_trace, inverse_metrics
-from ilola_lib.tasks.t3.learn import trace_path
+from ilola_lib.tasks.t3.learn import seed_trace_file
 
 KL_COLUMNS = ("kl_1a", "kl_1b", "kl_0", "kl_rand", "kl_1b_mc", "kl_1b_mc_se", "cosine")
 
@@ -37,5 +37,5 @@ def invert_seeds(config: dict, trace_dir: str | Path, metrics_dir: str | Path) -
     """Every seed's trace ``trace_dir/seed_<s>.npz`` inverted on ``config["workers"]`` processes, metrics written
     to ``metrics_dir/seed_<s>.json`` (:func:`ilola_lib.inverse.trace_inversion.invert_seeds`); the seconds each
     part took, per seed."""
-    trace_paths = {seed: trace_path(trace_dir, seed) for seed in config["seeds"]}
+    trace_paths = {seed: seed_trace_file(trace_dir, seed) for seed in config["seeds"]}
     return trace_inversion.invert_seeds(invert_seed, config, trace_paths, metrics_dir)

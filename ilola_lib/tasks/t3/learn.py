@@ -98,7 +98,7 @@ def learn_seed(config: dict, seed: int, trace_path: str | Path, baselines: dict)
                      "env_steps_per_second": env_steps / run.seconds}
 
 
-def trace_path(trace_dir: str | Path, seed: int) -> Path:
+def seed_trace_file(trace_dir: str | Path, seed: int) -> Path:
     """Seed ``seed``'s learning trace in ``trace_dir``."""
     return Path(trace_dir) / f"seed_{seed}.npz"
 
@@ -115,7 +115,7 @@ def learn_seeds(config: dict, trace_dir: str | Path, metrics_dir: str | Path) ->
     """Every seed of ``config["seeds"]`` on ``config["workers"]`` processes; traces and metrics per seed.
     The baselines do not depend on the seed and are evaluated once. Returns each seed's ``(metrics, timing)``."""
     baselines = evaluate_baselines(ppo_config(config, config["seeds"][0]), config["eval_episodes"])
-    arguments = [(config, seed, str(trace_path(trace_dir, seed)),
+    arguments = [(config, seed, str(seed_trace_file(trace_dir, seed)),
                   str(Path(metrics_dir) / f"seed_{seed}.json"), baselines) for seed in config["seeds"]]
     for directory in (trace_dir, metrics_dir):
         Path(directory).mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from ilola_lib.core.io import write_json  # noqa: E402
 from ilola_lib.core.neural_trace import save_neural_trace  # noqa: E402
 from ilola_lib.pipeline.notebook_runner import run_notebook  # noqa: E402
 from ilola_lib.tasks.t2 import report as t2_report  # noqa: E402
-from ilola_lib.tasks.t2.learn import trace_path  # noqa: E402
+from ilola_lib.tasks.t2.learn import seed_trace_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 SEEDS = [0, 1, 2]
@@ -153,7 +153,7 @@ def test_t2_notebook_runs_end_to_end_on_synthetic_results(tmp_path, make_tiny_tr
         for metrics in per_seed:
             write_json(tmp_path / name / f"seed_{metrics['seed']}.json", metrics)
     for seed in SEEDS:  # the held-out batches the recovered rewards are compared on
-        save_neural_trace(make_tiny_trace(seed, NUM_AGENTS, NUM_FEATURES), trace_path(tmp_path / "traces", seed))
+        save_neural_trace(make_tiny_trace(seed, NUM_AGENTS, NUM_FEATURES), seed_trace_file(tmp_path / "traces", seed))
     output = tmp_path / "out"
     run_notebook(ROOT / "notebooks" / "t2_mpe.ipynb", tmp_path / "t2_mpe.ipynb",
                  {"params_path": str(tmp_path / "params.yaml"), "learners_dir": str(tmp_path / "learners"),
