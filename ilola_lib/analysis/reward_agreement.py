@@ -21,16 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ilola_lib.analysis.reports import quoted_means
 from ilola_lib.analysis.statistics import bootstrap_ci
 from ilola_lib.core.metrics import pearson_correlation
 from ilola_lib.core.neural_trace import NeuralTrace, load_neural_trace
-from ilola_lib.core.protocol import first_analysed_pair, split_pairs
-
-
-def held_out_pairs(num_pairs: int, held_out_every: int, warm_up_fraction: float) -> np.ndarray:
-    """The held-out pairs ``k`` that every method is scored on: those after the warm-up rule's cut."""
-    _, held = split_pairs(num_pairs, held_out_every)
-    return held[held >= first_analysed_pair(num_pairs, warm_up_fraction)]
+from ilola_lib.core.protocol import held_out_pairs
 
 
 def held_out_features(trace: NeuralTrace, held: np.ndarray) -> np.ndarray:
@@ -111,10 +106,8 @@ def reading_numbers(prefix: str, summary: dict, methods: tuple[str, ...] = ("ilo
     """The numbers a chapter's prose quotes: ``<prefix>_reward_correlation_<method>`` (mean over seeds) and
     ``<prefix>_feature_correlation``, the correlation of the most correlated pair of features (``summary`` holds
     :func:`held_out_reward_agreement`'s pair under :data:`SUMMARY_KEY`)."""
-    numbers = {f"{prefix}_reward_correlation_{method}": summary["methods"][method]["reward_correlation"]["mean"]
-               for method in methods}
-    numbers[f"{prefix}_feature_correlation"] = summary[SUMMARY_KEY]["correlation"]["mean"]
-    return numbers
+    quotes = {f"{prefix}_reward_correlation_{method}": ("methods", method, "reward_correlation") for method in methods}
+    return quoted_means(summary, {**quotes, f"{prefix}_feature_correlation": (SUMMARY_KEY, "correlation")})
 
 
 def correlated_features_markdown(summary: dict) -> str:

@@ -24,13 +24,20 @@ def first_analysed_pair(num_pairs: int, warm_up_fraction: float) -> int:
     return int(np.ceil(warm_up_fraction * num_pairs))
 
 
+def held_out_pairs(num_pairs: int, held_out_every: int, warm_up_fraction: float = 0.0) -> np.ndarray:
+    """The held-out pairs every method is scored on: those of :func:`split_pairs` after the warm-up rule's cut."""
+    _, held = split_pairs(num_pairs, held_out_every)
+    return held[held >= first_analysed_pair(num_pairs, warm_up_fraction)]
+
+
 def analysed_pairs(num_pairs: int, held_out_every: int, fit_pair_stride: int,
                    warm_up_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pairs analysed — every held-out pair and every ``fit_pair_stride``-th fit pair after the warm-up
     (:func:`first_analysed_pair`), in order — and the positions of the fit and held-out ones among them."""
-    fit_pairs, held_pairs = split_pairs(num_pairs, held_out_every)
+    fit_pairs, _ = split_pairs(num_pairs, held_out_every)
     first = first_analysed_pair(num_pairs, warm_up_fraction)
-    fit_pairs, held_pairs = fit_pairs[fit_pairs >= first], held_pairs[held_pairs >= first]
+    fit_pairs = fit_pairs[fit_pairs >= first]
+    held_pairs = held_out_pairs(num_pairs, held_out_every, warm_up_fraction)
     if not len(fit_pairs) or not len(held_pairs):
         raise ValueError(f"the warm-up rule (pairs k < {first} left out) leaves no fit or no held-out pair")
     pairs = np.sort(np.concatenate([fit_pairs[::fit_pair_stride], held_pairs]))

@@ -8,7 +8,6 @@ import pytest
 from ilola_lib.analysis.reward_agreement import (
     feature_correlation_matrix,
     held_out_features,
-    held_out_pairs,
     held_out_reward_agreement,
     correlated_features_markdown,
     most_correlated_features,
@@ -19,12 +18,6 @@ from ilola_lib.analysis.reward_agreement import (
 from ilola_lib.core.neural_trace import save_neural_trace
 
 STEPS, ENVS, AGENTS, Q = 2, 3, 2, 3
-
-
-def test_held_out_pairs_follow_the_protocol_and_the_warm_up_rule():
-    assert held_out_pairs(8, 4, 0.0).tolist() == [3, 7]
-    assert held_out_pairs(8, 4, 0.3).tolist() == [3, 7]  # the cut is k < ceil(2.4) = 3
-    assert held_out_pairs(8, 4, 0.5).tolist() == [7]
 
 
 def test_held_out_features_are_the_real_steps_of_the_held_out_batches(make_tiny_trace):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ilola_lib.core.protocol import analysed_pairs, validation_pairs
+from ilola_lib.core.protocol import analysed_pairs, held_out_pairs, validation_pairs
 
 
 def test_validation_pairs_are_fit_pairs_never_fitted_nor_held_out():
@@ -22,3 +22,11 @@ def test_warm_up_rule_leaves_early_pairs_out_of_fit_and_score():
     assert everything.min() == 0
     with pytest.raises(ValueError, match="warm-up"):
         analysed_pairs(8, 4, 1, warm_up_fraction=0.9)
+
+
+def test_held_out_pairs_follow_the_protocol_and_the_warm_up_rule():
+    assert held_out_pairs(8, 4, 0.0).tolist() == [3, 7]
+    assert held_out_pairs(8, 4, 0.3).tolist() == [3, 7]  # the cut is k < ceil(2.4) = 3
+    assert held_out_pairs(8, 4, 0.5).tolist() == [7]
+    pairs, _, held = analysed_pairs(40, 4, 3, warm_up_fraction=0.25)
+    assert held_out_pairs(40, 4, 0.25).tolist() == pairs[held].tolist()
