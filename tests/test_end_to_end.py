@@ -58,11 +58,13 @@ def test_dvc_repro_and_book_build_on_the_smoke_profile(tmp_path):
     expected += ["results/t2_lola/summary.json", "results/t2_lola/fig_coupling.png", "book/_build/html/t2_lola.html"]
     t3_seeds = yaml.safe_load((tmp_path / "params.yaml").read_text())["t3"]["seeds"]
     expected += [f"data/t3/traces/seed_{s}.npz" for s in t3_seeds]
-    expected += [f"results/t3/{stage}/seed_{s}.json" for s in t3_seeds for stage in ("learners", "inverse", "induced")]
+    expected += [f"results/t3/{stage}/seed_{s}.json" for s in t3_seeds
+                 for stage in ("learners", "inverse", "warm_up", "induced")]
     expected += ["results/t3/learners.json", "results/t3/fig_learning_curves.png", "results/t3/fig_package_distance.png",
                  "results/t3/summary.json", "results/t3/table.md", "results/t3/fig4_kl.png", "results/t3/fig_weights.png",
                  "results/t3/fig5_induced.png"]
-    expected += [f"book/_build/html/{page}.html" for page in ("t3_learners", "t3_learn", "t3_invert", "t3_induce", "t3_multiwalker", "at_a_glance")]
+    expected += [f"book/_build/html/{page}.html" for page in ("t3_learners", "t3_learn", "t3_invert", "t3_warm_up",
+                                                                  "t3_induce", "t3_multiwalker", "at_a_glance")]
     for path in expected:
         assert (tmp_path / path).is_file(), f"missing pipeline output {path}"
     summary = json.loads((tmp_path / "results/t1/summary.json").read_text())

@@ -20,6 +20,7 @@ STREAMS = {
     "shadow_critic": 5,          # the observer's shadow critic: initialisation and minibatch order
     "replay_minibatches": 6,     # the observer's minibatch order of the PPO replay
     "true_reward_replications": 7,  # + replication index ≥ 1: training seeds of the induced return's noise floor
+    "t3_warm_up_states": 8,      # states sampled on the held-out pairs before T3's warm-up cut
 }
 LEARNER_STREAMS = ("normalizer", "env", "init", "actions", "minibatches")
 EVALUATION_FIRST_EPISODE_SEED = 1_000_000  # evaluation episodes use seeds from here on, apart from training

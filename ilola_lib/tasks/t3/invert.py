@@ -20,11 +20,16 @@ from ilola_lib.tasks.t3.learn import seed_trace_file
 KL_COLUMNS = ("kl_1a", "kl_1b", "kl_0", "kl_rand", "kl_1b_mc", "kl_1b_mc_se", "cosine")
 
 
+def trace_analysis(trace: NeuralTrace, settings: dict, seed: int) -> TraceAnalysis:
+    """The analysed pairs, sampled states and random stream of one seed's inversion."""
+    return TraceAnalysis.of(trace, settings, stream_rng(seed, "t3_trace_analysis"))
+
+
 def invert_seed(config: dict, seed: int, trace: NeuralTrace) -> tuple[dict, dict]:
     """One seed's inverse metrics (deterministic, JSON-ready) and the seconds each part took."""
     settings = config["inverse"]
     with single_threaded_torch():
-        analysis = TraceAnalysis.of(trace, settings, stream_rng(seed, "t3_trace_analysis"))
+        analysis = trace_analysis(trace, settings, seed)
         methods, ladder, seconds = gradient_methods_on_trace(trace, analysis, settings, seed, settings["mc_samples"])
     pairs = {"fit": analysis.pairs[analysis.fit].tolist(), "held_out": analysis.pairs[analysis.held].tolist()}
     if len(analysis.validation):

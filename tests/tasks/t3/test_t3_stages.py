@@ -4,6 +4,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ilola_lib.analysis.induced import normalised_induced, replication_label
@@ -15,6 +16,7 @@ from ilola_lib.pipeline.config import load_params
 from ilola_lib.tasks.t3 import invert as t3_inverse
 from ilola_lib.tasks.t3 import learn as t3
 from ilola_lib.tasks.t3 import report as t3_report
+from ilola_lib.tasks.t3 import warm_up
 
 pytestmark = pytest.mark.filterwarnings("ignore:The old environment creation API:DeprecationWarning")
 
@@ -115,3 +117,50 @@ def test_target_checks_judge_kl0_paired_by_seed_and_mark_misses():
     # induced return
     assert [c["met"] for c in checks] == [True, True, True, True, False, False, True], checks
     assert "paired" in checks[4]["target"] and checks[4]["measured"] == -0.00002
+
+
+def test_warm_up_scores_reproduce_the_inversion_after_the_cut_and_add_the_pairs_before_it(learned):
+    """The replay scored on every held-out pair: after the cut it is the inversion's own KLs (checked inside, to
+    NO_REPLAY_RTOL and REPRODUCTION_RTOL), before it the pairs the rule left out; the group of all pairs is their pair-weighted mean."""
+    _, trace = learned
+    config = dict(CONFIG, inverse=dict(CONFIG["inverse"], warm_up_fraction=0.34, validation_stride=None))
+    metrics, _ = t3_inverse.invert_seed(config, 0, trace)
+    scores = warm_up.score_seed(config, 0, trace, metrics, method="ilola_eta0")
+    assert scores["pairs"] == {"before_cut": [1], "after_cut": [3, 5], "all": [1, 3, 5]}
+    groups = scores["groups"]
+    for key in ("kl_0", "kl_1a", "kl_1b"):
+        assert len(scores["per_pair"][key]) == 3 and min(scores["per_pair"][key]) >= 0
+        assert groups["all"][key] == pytest.approx((groups["before_cut"][key] + 2 * groups["after_cut"][key]) / 3)
+        assert groups["after_cut"][key] == pytest.approx(metrics["methods"]["ilola_eta0"][key],
+                                                          rel=warm_up.REPRODUCTION_RTOL)
+        assert abs(scores["relative_difference_after_cut"][key]) <= warm_up.REPRODUCTION_RTOL
+    assert abs(scores["relative_difference_after_cut"]["kl_0"]) <= warm_up.NO_REPLAY_RTOL
+    assert groups["before_cut"]["ef_1a"] == pytest.approx(1 - groups["before_cut"]["kl_1a"] / groups["before_cut"]["kl_0"])
+    again = warm_up.score_seed(config, 0, trace, metrics, method="ilola_eta0")
+    assert json.dumps(again, sort_keys=True) == json.dumps(scores, sort_keys=True), "same seed, same scores"
+
+
+def test_warm_up_groups_leave_out_an_empty_group():
+    per_pair = {"kl_0": np.array([2.0, 4.0]), "kl_1a": np.array([1.0, 1.0]), "kl_1b": np.array([2.0, 3.0])}
+    assert set(warm_up.group_scores(per_pair, 0)) == {"after_cut", "all"}
+    groups = warm_up.group_scores(per_pair, 1)
+    assert groups["before_cut"] == {"kl_0": 2.0, "kl_1a": 1.0, "kl_1b": 2.0, "ef_1a": 0.5, "ef_1b": 0.0}
+    assert groups["all"]["ef_1a"] == pytest.approx(1 - 1.0 / 3.0)
+
+
+def test_warm_up_summary_pairs_the_groups_by_seed():
+    def seed_scores(seed, before_ef):
+        groups = {"before_cut": dict.fromkeys(warm_up.SCORES, before_ef), "after_cut": dict.fromkeys(warm_up.SCORES, 0.5),
+                  "all": dict.fromkeys(warm_up.SCORES, 0.4)}
+        return {"seed": seed, "pairs": {"before_cut": [1], "after_cut": [3], "all": [1, 3]}, "groups": groups}
+
+    scores = [seed_scores(0, 0.1), seed_scores(1, 0.3)]
+    summary = warm_up.summarize(scores)
+    assert summary["before_cut"]["ef_1a"]["mean"] == pytest.approx(0.2) and summary["before_cut"]["seeds"] == 2
+    assert summary["after_minus_before"]["ef_1a"]["mean"] == pytest.approx(0.3)
+    assert summary["after_minus_before"]["ef_1a"]["paired"]
+    table = warm_up.summary_table(summary)
+    assert "after − before (paired)" in table and len(warm_up.per_seed_table(scores).splitlines()) == 2 + 6
+    without_before = warm_up.summarize([{**s, "groups": {k: v for k, v in s["groups"].items() if k != "before_cut"}}
+                                        for s in scores])
+    assert "before_cut" not in without_before and "after_minus_before" not in without_before
