@@ -5,13 +5,14 @@ The inversion fits and scores only the pairs after the warm-up cut ``k ≥ ⌈wa
 the inversion's fit pairs (KL(1a)), I-LOLA's recovered ``ω̂`` with its recorded step scales (KL(1b)) and no update
 (KL(0)) — are scored on the held-out pairs before the cut too:
 
-    KL_g = mean_{k ∈ g} mean_i E_{o ~ D_{k+1}} KL(π_i^{k+1}(·|o) ‖ π̂_i^{k+1}(·|o)),   EF_g = 1 − KL_g(·)/KL_g(0)
+    KL_g = mean_{k ∈ g} mean_i E_{o ~ D_{k+1}} KL(π_i^{k+1}(·|o) ‖ π̂_i^{k+1}(·|o)),
+    EF_g = 1 − KL_g(·)/KL_g(0)
 
 for the groups ``g`` = before the cut, after it (the inversion's held-out pairs) and all held-out pairs. The
 states after the cut are the inversion's own sample (the same random stream), so the group after the cut
-reproduces the inversion's KLs: :func:`score_seed` checks that it does (KL(0) to :data:`NO_REPLAY_RTOL`, the replays
-to :data:`REPRODUCTION_RTOL`) and records the relative differences. The states
-before the cut are drawn from their own stream.
+reproduces the inversion's KLs: :func:`score_seed` checks that it does (KL(0) to :data:`NO_REPLAY_RTOL`, the
+replays to :data:`REPRODUCTION_RTOL`) and records the relative differences. The states before the cut are drawn
+from their own stream.
 
 I-LOLA's LOLA coupling is left out: the walkers learn independently and its fitted ``η̂`` must be negligible
 (:data:`NEGLIGIBLE_ETA`, asserted).
@@ -74,7 +75,8 @@ def score_seed(config: dict, seed: int, trace: NeuralTrace, inverse_metrics: dic
     pair, before and after the warm-up cut, and their group means (:func:`group_scores`)."""
     settings = config["inverse"]
     fitted = inverse_metrics["methods"][method]
-    assert fitted.get("eta", 0.0) < NEGLIGIBLE_ETA, f"seed {seed}: {method}'s η̂ = {fitted['eta']:.3g} is not negligible"
+    assert fitted.get("eta", 0.0) < NEGLIGIBLE_ETA, (
+        f"seed {seed}: {method}'s η̂ = {fitted['eta']:.3g} is not negligible")
     with single_threaded_torch():
         analysis = trace_analysis(trace, settings, seed)
         assert analysis.pairs[analysis.held].tolist() == inverse_metrics["pairs"]["held_out"], (

@@ -121,7 +121,8 @@ def test_target_checks_judge_kl0_paired_by_seed_and_mark_misses():
 
 def test_warm_up_scores_reproduce_the_inversion_after_the_cut_and_add_the_pairs_before_it(learned):
     """The replay scored on every held-out pair: after the cut it is the inversion's own KLs (checked inside, to
-    NO_REPLAY_RTOL and REPRODUCTION_RTOL), before it the pairs the rule left out; the group of all pairs is their pair-weighted mean."""
+    NO_REPLAY_RTOL and REPRODUCTION_RTOL), before it the pairs the rule left out; the group of all pairs is their
+    pair-weighted mean."""
     _, trace = learned
     config = dict(CONFIG, inverse=dict(CONFIG["inverse"], warm_up_fraction=0.34, validation_stride=None))
     metrics, _ = t3_inverse.invert_seed(config, 0, trace)
@@ -135,7 +136,8 @@ def test_warm_up_scores_reproduce_the_inversion_after_the_cut_and_add_the_pairs_
                                                           rel=warm_up.REPRODUCTION_RTOL)
         assert abs(scores["relative_difference_after_cut"][key]) <= warm_up.REPRODUCTION_RTOL
     assert abs(scores["relative_difference_after_cut"]["kl_0"]) <= warm_up.NO_REPLAY_RTOL
-    assert groups["before_cut"]["ef_1a"] == pytest.approx(1 - groups["before_cut"]["kl_1a"] / groups["before_cut"]["kl_0"])
+    before = groups["before_cut"]
+    assert before["ef_1a"] == pytest.approx(1 - before["kl_1a"] / before["kl_0"])
     again = warm_up.score_seed(config, 0, trace, metrics, method="ilola_eta0")
     assert json.dumps(again, sort_keys=True) == json.dumps(scores, sort_keys=True), "same seed, same scores"
 
@@ -150,8 +152,8 @@ def test_warm_up_groups_leave_out_an_empty_group():
 
 def test_warm_up_summary_pairs_the_groups_by_seed():
     def seed_scores(seed, before_ef):
-        groups = {"before_cut": dict.fromkeys(warm_up.SCORES, before_ef), "after_cut": dict.fromkeys(warm_up.SCORES, 0.5),
-                  "all": dict.fromkeys(warm_up.SCORES, 0.4)}
+        groups = {"before_cut": dict.fromkeys(warm_up.SCORES, before_ef),
+                  "after_cut": dict.fromkeys(warm_up.SCORES, 0.5), "all": dict.fromkeys(warm_up.SCORES, 0.4)}
         return {"seed": seed, "pairs": {"before_cut": [1], "after_cut": [3], "all": [1, 3]}, "groups": groups}
 
     scores = [seed_scores(0, 0.1), seed_scores(1, 0.3)]
