@@ -179,8 +179,9 @@ def reading_markdown(summary: dict) -> str:
         return "This profile leaves no held-out pair before the warm-up cut."
     before, after, every = (summary[group] for group in GROUPS)
     difference = summary["after_minus_before"]["ef_1a"]
-    return (f"Scored with the same fits on the held-out pairs before the warm-up cut too, the replay explains "
-            f"{before['ef_1a']['mean']:.2f} of the change there with the true reward, against "
-            f"{after['ef_1a']['mean']:.2f} after the cut and {every['ef_1a']['mean']:.2f} over all held-out pairs "
-            f"(paired difference after − before {format_interval(difference, 2)}); I-LOLA's recovered reward "
-            f"explains {before['ef_1b']['mean']:.2f}, {after['ef_1b']['mean']:.2f} and {every['ef_1b']['mean']:.2f}.")
+    below = " (worse than predicting no update)" if before["ef_1a"]["mean"] < 0 else ""
+    return (f"Scored with the same fits on the held-out pairs before the warm-up cut as well, the replay's EF(1a) "
+            f"there is {before['ef_1a']['mean']:.2f}{below}, against {after['ef_1a']['mean']:.2f} after the cut and "
+            f"{every['ef_1a']['mean']:.2f} over all held-out pairs (paired difference after − before "
+            f"{format_interval(difference, 2)}); with I-LOLA's recovered reward, EF(1b) is "
+            f"{before['ef_1b']['mean']:.2f}, {after['ef_1b']['mean']:.2f} and {every['ef_1b']['mean']:.2f}.")

@@ -166,3 +166,7 @@ def test_warm_up_summary_pairs_the_groups_by_seed():
     without_before = warm_up.summarize([{**s, "groups": {k: v for k, v in s["groups"].items() if k != "before_cut"}}
                                         for s in scores])
     assert "before_cut" not in without_before and "after_minus_before" not in without_before
+    reading = warm_up.reading_markdown(summary)
+    assert "EF(1a) there is 0.20, against 0.50 after the cut and 0.40 over all" in reading
+    assert "no update" not in reading and "after − before 0.3 [" in reading
+    assert "no held-out pair before" in warm_up.reading_markdown(without_before)
