@@ -20,10 +20,9 @@ import torch
 
 from ilola_lib.analysis.targets import load_targets
 from ilola_lib.core.neural_trace import load_neural_trace
-from ilola_lib.core.seeds import stream_torch_generator
 from ilola_lib.inverse.evaluation import random_unit_weights
-from ilola_lib.inverse.replay_model import ReplayTrace, finite_difference_candidates, replay_along_trace
-from ilola_lib.inverse.shadow_critic import CriticSettings, shadow_feature_advantages
+from ilola_lib.inverse.replay_methods import observer_replay
+from ilola_lib.inverse.replay_model import finite_difference_candidates, replay_along_trace
 from ilola_lib.pipeline.config import load_params
 
 TRACES = {"t2": "data/t2/seed_0/trace.npz", "t3": "data/t3/traces/seed_0.npz"}
@@ -41,10 +40,7 @@ def main() -> None:
     trace = dataclasses.replace(trace, **{name: value[:keep] for name, value in trace.arrays().items()
                                           if name not in ("obs_mean", "obs_std", "reward_weights")})
     settings = load_params()[args.task]["inverse"]
-    shadow = shadow_feature_advantages(trace, CriticSettings.from_config(trace.metadata["config"]),
-                                       stream_torch_generator(0, "shadow_critic"))
-    templates = [trace.actor_template(i) for i in range(trace.num_agents)]
-    replay = ReplayTrace.of(trace, templates, shadow, stream_torch_generator(0, "replay_minibatches"))
+    _, replay = observer_replay(trace, [trace.actor_template(i) for i in range(trace.num_agents)], 0)
     truth = np.asarray(trace.reward_weights)
     population = torch.as_tensor(np.concatenate([
         finite_difference_candidates(truth, 0.05), truth[None],

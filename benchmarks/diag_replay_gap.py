@@ -54,15 +54,16 @@ from ilola_lib.core.ppo import (
     critic_minibatch_step,
     minibatch_indices,
 )
-from ilola_lib.core.seeds import learner_seeds, stream_rng, stream_torch_generator
+from ilola_lib.core.seeds import learner_seeds
 from ilola_lib.inverse.learner_models import NoUpdateModel, ReplayStepModel
 from ilola_lib.inverse.policy_fit import PolicyFit
 from ilola_lib.inverse.ppo_replay import AdamMoments, replay_actor_update
-from ilola_lib.inverse.replay_methods import HeldOutScorer, fit_at
+from ilola_lib.inverse.replay_methods import HeldOutScorer, fit_at, observer_replay
 from ilola_lib.inverse.replay_model import ReplayTrace, replay_along_trace
-from ilola_lib.inverse.shadow_critic import CriticSettings, shadow_feature_advantages
-from ilola_lib.inverse.trace_inversion import TraceAnalysis, network_divergence
+from ilola_lib.inverse.shadow_critic import CriticSettings
+from ilola_lib.inverse.trace_inversion import network_divergence
 from ilola_lib.pipeline.config import load_params
+from ilola_lib.tasks.t3.invert import trace_analysis
 from ilola_lib.tasks.t3.learn import ppo_config
 from ilola_lib.tasks.t3.ppo import train_multiwalker_ppo
 
@@ -145,11 +146,9 @@ def diagnose(config: dict, seed: int) -> dict:
     same_trace = (np.array_equal(load_neural_trace(committed).actor_params, trace.actor_params)
                   if committed.exists() else None)
     with single_threaded_torch():
-        analysis = TraceAnalysis.of(trace, settings, stream_rng(seed, "t3_trace_analysis"))
+        analysis = trace_analysis(trace, settings, seed)
         divergence = network_divergence(trace, analysis.templates, analysis.sample)
-        shadow = shadow_feature_advantages(trace, CriticSettings.from_config(trace.metadata["config"]),
-                                           stream_torch_generator(seed, "shadow_critic"))
-        replay = ReplayTrace.of(trace, analysis.templates, shadow, stream_torch_generator(seed, "replay_minibatches"))
+        shadow, replay = observer_replay(trace, analysis.templates, seed)
         own_orders = learner_orders(seed, state, replay.settings)
         pairs = analysis.pairs
         theta = torch.as_tensor(trace.actor_params[pairs], dtype=torch.float64)
@@ -224,11 +223,10 @@ def learner_like_row(config: dict, seed: int) -> dict:
     settings = config["inverse"]
     trace = load_neural_trace(f"data/t3/traces/seed_{seed}.npz")
     with single_threaded_torch():
-        analysis = TraceAnalysis.of(trace, settings, stream_rng(seed, "t3_trace_analysis"))
+        analysis = trace_analysis(trace, settings, seed)
         divergence = network_divergence(trace, analysis.templates, analysis.sample)
         critic_settings = CriticSettings.from_config(trace.metadata["config"])
-        shadow = shadow_feature_advantages(trace, critic_settings, stream_torch_generator(seed, "shadow_critic"))
-        replay = ReplayTrace.of(trace, analysis.templates, shadow, stream_torch_generator(seed, "replay_minibatches"))
+        _, replay = observer_replay(trace, analysis.templates, seed)
         # another initialisation than the learners' (which the observer does not know) and the shadow critic's
         generator = torch.Generator().manual_seed(10_000 + seed)
         state = LearnerState(learner_like_advantages(trace, critic_settings, generator))

@@ -21,14 +21,13 @@ import torch
 from ilola_lib.core.io import read_json
 from ilola_lib.core.metrics import cosine, explained_fraction
 from ilola_lib.core.neural_trace import load_neural_trace
-from ilola_lib.core.seeds import stream_rng, stream_torch_generator
 from ilola_lib.inverse.learner_models import NoUpdateModel, ReplayStepModel
 from ilola_lib.inverse.policy_fit import PolicyFit
-from ilola_lib.inverse.replay_methods import HeldOutScorer, fit_at
-from ilola_lib.inverse.replay_model import ReplayTrace, replay_along_trace
-from ilola_lib.inverse.shadow_critic import CriticSettings, shadow_feature_advantages
-from ilola_lib.inverse.trace_inversion import TraceAnalysis, network_divergence
+from ilola_lib.inverse.replay_methods import HeldOutScorer, fit_at, observer_replay
+from ilola_lib.inverse.replay_model import replay_along_trace
+from ilola_lib.inverse.trace_inversion import network_divergence
 from ilola_lib.pipeline.config import load_params
+from ilola_lib.tasks.t3.invert import trace_analysis
 
 METHODS = ("ilogel", "ilola_eta0", "ilola")
 
@@ -37,14 +36,12 @@ def diagnose(config: dict, seed: int) -> list[dict]:
     settings = {**config["inverse"], "fit_pair_stride": 1}
     committed = read_json(f"results/t3/inverse/seed_{seed}.json")
     trace = load_neural_trace(f"data/t3/traces/seed_{seed}.npz")
-    analysis = TraceAnalysis.of(trace, settings, stream_rng(seed, "t3_trace_analysis"))
+    analysis = trace_analysis(trace, settings, seed)
     used = np.isin(analysis.pairs[analysis.fit], committed["pairs"]["fit"])
     fit, validation = analysis.fit[used], analysis.fit[~used]
     assert np.array_equal(analysis.pairs[analysis.held], committed["pairs"]["held_out"]), "held-out pairs differ"
     divergence = network_divergence(trace, analysis.templates, analysis.sample)
-    shadow = shadow_feature_advantages(trace, CriticSettings.from_config(trace.metadata["config"]),
-                                       stream_torch_generator(seed, "shadow_critic"))
-    replay = ReplayTrace.of(trace, analysis.templates, shadow, stream_torch_generator(seed, "replay_minibatches"))
+    _, replay = observer_replay(trace, analysis.templates, seed)
     weights = {"true": analysis.truth, **{m: np.array(committed["methods"][m]["weights"]) for m in METHODS}}
     replayed = replay_along_trace(replay, torch.as_tensor(np.stack(list(weights.values()))))
     theta = torch.as_tensor(trace.actor_params[analysis.pairs], dtype=torch.float64)

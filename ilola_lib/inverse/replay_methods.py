@@ -40,7 +40,7 @@ from ilola_lib.inverse.replay_model import (
     replay_along_trace,
     surrogate_jacobians,
 )
-from ilola_lib.inverse.shadow_critic import CriticSettings, shadow_feature_advantages
+from ilola_lib.inverse.shadow_critic import CriticSettings, FeatureAdvantages, shadow_feature_advantages
 from ilola_lib.inverse.stage_a import fit_logel
 
 FINITE_DIFFERENCE_STEP = 0.05  # on unit weights; small against the curvature of the replay in ω
@@ -85,6 +85,14 @@ def _linear_model(theta, linearisation, lola, coupled: bool, pairs) -> GradientL
                                 linearisation.offset[pairs])
 
 
+def observer_replay(trace: NeuralTrace, templates: list, seed: int) -> tuple[FeatureAdvantages, ReplayTrace]:
+    """The observer's shadow critic trained along the trace and the replay it feeds, each from the seed's own
+    stream (``shadow_critic``, ``replay_minibatches``): what every replay of this trace shares."""
+    shadow = shadow_feature_advantages(trace, CriticSettings.from_config(trace.metadata["config"]),
+                                       stream_torch_generator(seed, "shadow_critic"))
+    return shadow, ReplayTrace.of(trace, templates, shadow, stream_torch_generator(seed, "replay_minibatches"))
+
+
 def fit_replay_methods(trace: NeuralTrace, analysis, divergence, lola: torch.Tensor, settings: dict, seed: int,
                        recovery, monte_carlo=None, validation: ValidationSet | None = None) -> tuple[dict, dict, dict]:
     """Metrics of ``ilogel``, ``ilola_eta0`` and ``ilola`` on the replay model, the learner-model ladder and the
@@ -92,9 +100,7 @@ def fit_replay_methods(trace: NeuralTrace, analysis, divergence, lola: torch.Ten
     divergence over the same pairs adds Monte-Carlo estimates of every KL; a ``validation`` set makes Stage B
     select its estimate on it (:func:`_stage_b`; metrics ``stage_b_selection``)."""
     seconds, start = {}, time.perf_counter()
-    shadow = shadow_feature_advantages(trace, CriticSettings.from_config(trace.metadata["config"]),
-                                       stream_torch_generator(seed, "shadow_critic"))
-    replay = ReplayTrace.of(trace, analysis.templates, shadow, stream_torch_generator(seed, "replay_minibatches"))
+    shadow, replay = observer_replay(trace, analysis.templates, seed)
     seconds["shadow_critic"] = time.perf_counter() - start
 
     pairs, fit, held, truth = analysis.pairs, analysis.fit, analysis.held, analysis.truth

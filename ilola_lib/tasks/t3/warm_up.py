@@ -31,11 +31,10 @@ from ilola_lib.core.io import read_json, write_json
 from ilola_lib.core.neural_trace import NeuralTrace, load_neural_trace
 from ilola_lib.core.parallel import run_jobs, single_threaded_torch
 from ilola_lib.core.protocol import first_analysed_pair, split_pairs
-from ilola_lib.core.seeds import stream_rng, stream_torch_generator
+from ilola_lib.core.seeds import stream_rng
 from ilola_lib.inverse.learner_models import NoUpdateModel, ReplayStepModel
-from ilola_lib.inverse.replay_methods import fit_at
-from ilola_lib.inverse.replay_model import ReplayTrace, replay_along_trace
-from ilola_lib.inverse.shadow_critic import CriticSettings, shadow_feature_advantages
+from ilola_lib.inverse.replay_methods import fit_at, observer_replay
+from ilola_lib.inverse.replay_model import replay_along_trace
 from ilola_lib.inverse.trace_inversion import network_divergence, sample_states
 from ilola_lib.tasks.t3.invert import trace_analysis
 from ilola_lib.tasks.t3.learn import seed_trace_file
@@ -85,9 +84,7 @@ def score_seed(config: dict, seed: int, trace: NeuralTrace, inverse_metrics: dic
         before = every_held[every_held < first_analysed_pair(trace.num_phases, settings["warm_up_fraction"])]
         after = analysis.pairs[analysis.held]
 
-        shadow = shadow_feature_advantages(trace, CriticSettings.from_config(trace.metadata["config"]),
-                                           stream_torch_generator(seed, "shadow_critic"))
-        replay = ReplayTrace.of(trace, analysis.templates, shadow, stream_torch_generator(seed, "replay_minibatches"))
+        _, replay = observer_replay(trace, analysis.templates, seed)
         recovered = np.asarray(fitted["weights"])
         steps = replay_along_trace(replay, torch.as_tensor(np.stack([analysis.truth, recovered]))).steps
 
@@ -166,8 +163,8 @@ def summary_table(summary: dict) -> str:
             for group in GROUPS if group in summary]
     if "after_minus_before" in summary:
         difference = summary["after_minus_before"]
-        rows.append(["after − before (paired)", str(summary["before_cut"]["seeds"]), "—", "—", "—",
-                     format_interval(difference["ef_1a"]), format_interval(difference["ef_1b"])])
+        rows.append(["after − before (paired)", str(summary["before_cut"]["seeds"]),
+                     *(format_interval(difference[key]) if key in difference else "—" for key in SCORES)])
     return markdown_rows(("pairs", "seeds", *SCORES), rows)
 
 
