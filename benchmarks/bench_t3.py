@@ -4,8 +4,8 @@
 
 Runs ``t3_learn`` (every seed's walkers, on ``t3.workers`` processes), ``t3_invert``, ``t3_warm_up``,
 ``t3_induce`` and ``t3_report`` with ``dvc repro --force --single-item``, prints each stage's seconds and
-the total against the issue's target on 2 cores (``t3_pipeline_seconds_max`` in ``ilola_lib/analysis/targets.yaml``). The stages
-write the paper-profile results as ``dvc repro`` would.
+the total against the issue's target on 2 cores (``t3_pipeline_seconds_max`` in
+``ilola_lib/analysis/targets.yaml``). The stages write the paper-profile results as ``dvc repro`` would.
 """
 
 from __future__ import annotations
