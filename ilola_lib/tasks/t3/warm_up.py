@@ -30,7 +30,8 @@ from ilola_lib.analysis.summary import format_interval, format_number, markdown_
 from ilola_lib.core.io import read_json, write_json
 from ilola_lib.core.neural_trace import NeuralTrace, load_neural_trace
 from ilola_lib.core.parallel import run_jobs, single_threaded_torch
-from ilola_lib.core.protocol import first_analysed_pair, split_pairs
+from ilola_lib.core.metrics import explained_fraction
+from ilola_lib.core.protocol import held_out_pairs
 from ilola_lib.core.seeds import stream_rng
 from ilola_lib.inverse.learner_models import NoUpdateModel, ReplayStepModel
 from ilola_lib.inverse.replay_methods import fit_at, observer_replay
@@ -65,7 +66,8 @@ def group_scores(per_pair: dict[str, np.ndarray], before: int) -> dict[str, dict
         if not len(per_pair["kl_0"][part]):
             continue
         kls = {key: float(values[part].mean()) for key, values in per_pair.items()}
-        scores[group] = {**kls, "ef_1a": 1 - kls["kl_1a"] / kls["kl_0"], "ef_1b": 1 - kls["kl_1b"] / kls["kl_0"]}
+        scores[group] = {**kls, "ef_1a": explained_fraction(kls["kl_1a"], kls["kl_0"]),
+                         "ef_1b": explained_fraction(kls["kl_1b"], kls["kl_0"])}
     return scores
 
 
@@ -80,9 +82,8 @@ def score_seed(config: dict, seed: int, trace: NeuralTrace, inverse_metrics: dic
         analysis = trace_analysis(trace, settings, seed)
         assert analysis.pairs[analysis.held].tolist() == inverse_metrics["pairs"]["held_out"], (
             f"seed {seed}: the inverse metrics were written with other held-out pairs than params.yaml gives")
-        _, every_held = split_pairs(trace.num_phases, settings["held_out_every"])
-        before = every_held[every_held < first_analysed_pair(trace.num_phases, settings["warm_up_fraction"])]
         after = analysis.pairs[analysis.held]
+        before = np.setdiff1d(held_out_pairs(trace.num_phases, settings["held_out_every"]), after)
 
         _, replay = observer_replay(trace, analysis.templates, seed)
         recovered = np.asarray(fitted["weights"])
